@@ -1,0 +1,57 @@
+# The two commands a newcomer needs: `make demo` and `make test`. Everything else is set up on demand.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test test-unit bench install tools broker-start broker-stop clean k8s-rules
+
+demo: $(STAMP) tools
+	$(BIN)/oco-gateway demo
+
+test: $(STAMP) tools
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-unit: $(STAMP)
+	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+	  { echo "Python 3.11 or newer is needed (found $$($(PYTHON) --version)); set PYTHON=python3.11"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	@touch $@
+
+# Real tools the tests use: promtool (Debian package prometheus), kcat, and Java + Maven for the Kafka broker.
+# Installed only when missing.
+tools:
+	@missing=""; command -v promtool >/dev/null || missing="$$missing prometheus"; \
+	 command -v kcat >/dev/null || missing="$$missing kcat"; \
+	 command -v java >/dev/null || missing="$$missing openjdk-17-jre-headless"; \
+	 command -v mvn >/dev/null || missing="$$missing maven"; \
+	 if [ -n "$$missing" ]; then \
+	   if [ "$$(id -u)" = 0 ]; then SUDO=""; elif command -v sudo >/dev/null; then SUDO=sudo; \
+	   else echo "please install the Debian packages:$$missing"; exit 1; fi; \
+	   echo "installing$$missing (apt)"; \
+	   $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	 fi
+
+broker-start: $(STAMP)
+	$(BIN)/oco-gateway broker start
+
+broker-stop: $(STAMP)
+	$(BIN)/oco-gateway broker stop
+
+clean:
+	-$(BIN)/oco-gateway broker stop
+	rm -rf $(VENV) .state .pytest_cache
+
+# k8s/prometheusrule.yaml is generated from docker/prometheus/rules.yml (a test checks they agree).
+k8s-rules: $(STAMP)
+	$(BIN)/python -c 'import yaml; D = type("D", (yaml.SafeDumper,), {}); D.add_representer(str, lambda d, s: d.represent_scalar("tag:yaml.org,2002:str", s, style="|" if "\n" in s else None)); doc = {"apiVersion": "monitoring.coreos.com/v1", "kind": "PrometheusRule", "metadata": {"name": "oco-gateway", "labels": {"app.kubernetes.io/name": "oco-gateway"}}, "spec": yaml.safe_load(open("docker/prometheus/rules.yml"))}; head = "# GENERATED from docker/prometheus/rules.yml by `make k8s-rules`: edit that file, not this one.\n# Needs prometheus-operator (PrometheusRule CRD, monitoring.coreos.com/v1); its ruleSelector must match\n# these labels (kube-prometheus-stack: add `release: <name>` in an overlay).\n"; open("k8s/prometheusrule.yaml", "w").write(head + yaml.dump(doc, Dumper=D, sort_keys=False, width=110))'

@@ -1,0 +1,78 @@
+"""``python -m bench``: parse the options, run the benchmark, print the table and save it as JSON."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import signal
+import sys
+from pathlib import Path
+
+from bench import BenchError
+from bench.corpus import SizeSummary
+from bench.report import Report, render, write_json
+from bench.runner import Options, machine, run, say
+from gateway.errors import GatewayError
+
+_QUICK_COUNT = 200
+_QUICK_SECONDS = 3.0
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Return the command-line options.
+
+    Args:
+        argv: arguments; default ``sys.argv[1:]``.
+    """
+    parser = argparse.ArgumentParser(prog="python -m bench", description=(
+        "End-to-end throughput and latency of the OCO gateway through a real Kafka broker, beside two "
+        "baselines: consume-only (aiokafka, no processing) and parse+validate (no Kafka)."))
+    parser.add_argument("--count", type=int, help="declarations in the corpus (default 2000; 200 with --quick)")
+    parser.add_argument("--rate", type=float, help="latency phase rate in decl/s (default: half the measured "
+                                                    "end-to-end throughput, at most 500)")
+    parser.add_argument("--latency-seconds", type=float, help="length of the latency phase (default 10; 3 with --quick)")
+    parser.add_argument("--quick", action="store_true", help="smoke run: small corpus, short latency phase")
+    parser.add_argument("--seed", type=int, default=2026, help="corpus seed (default 2026)")
+    parser.add_argument("--max-kb", type=float, default=50.0, help="largest declaration in KB (default 50)")
+    parser.add_argument("--json", type=Path, default=Path(".state/bench/latest.json"),
+                        help="where to save the results (default .state/bench/latest.json)")
+    args = parser.parse_args(argv)
+    args.count = args.count or (_QUICK_COUNT if args.quick else 2000)
+    args.latency_seconds = args.latency_seconds or (_QUICK_SECONDS if args.quick else 10.0)
+    if args.count < 1 or args.latency_seconds <= 0 or (args.rate is not None and args.rate <= 0):
+        parser.error("--count, --latency-seconds and --rate must be positive")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark; return the exit code (1 when a phase failed: the partial table is still printed).
+
+    Args:
+        argv: arguments; default ``sys.argv[1:]``.
+    """
+    args = parse_args(argv)
+    # SIGTERM unwinds like Ctrl-C, so the gateway and the broker are always stopped.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    command = ("python -m bench " + shlex.join(sys.argv[1:] if argv is None else argv)).strip()
+    report = Report(command, machine(), SizeSummary(0, 0, 0, 0, 0, 0, 0))
+    options = Options(count=args.count, seed=args.seed, max_kb=args.max_kb, rate=args.rate,
+                      latency_seconds=args.latency_seconds, state_dir=args.json.parent)
+    failure = None
+    try:
+        run(options, report)
+    except (BenchError, GatewayError) as exc:
+        failure = exc
+    except KeyboardInterrupt:
+        say("interrupted: the gateway and the broker were stopped")
+        return 130
+    print(render(report))
+    path = write_json(report, args.json)
+    print(f"\nsaved to {path}; the gateway's log is in {options.state_dir / 'gateway.log'}")
+    if failure is not None:
+        print(f"\nBENCHMARK FAILED: {failure}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,203 @@
+"""Kafka plumbing of the benchmark: bulk produce, a reply collector that timestamps arrivals, and a topic reader."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from gateway import headers as h
+
+__all__ = ["Outgoing", "ReplyCollector", "new_tracking_id", "produce_all", "producer", "read_tracking_ids"]
+
+FETCH_BYTES = 8 * 1024 * 1024  # as the gateway's consumer: max_message_bytes * 2
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One record to produce, carrying its tracking id as the ``oco-tracking-id`` header."""
+
+    topic: str
+    key: bytes
+    value: bytes
+    tracking_id: str
+
+
+def new_tracking_id() -> str:
+    """Return a fresh tracking id, as a member system would set it."""
+    return str(uuid.uuid4())
+
+
+def producer(bootstrap_servers: str) -> AIOKafkaProducer:
+    """Return a producer configured as a careful member system's: acks=all, idempotent.
+
+    Args:
+        bootstrap_servers: Kafka address.
+    """
+    # Batches of up to 1 MiB: the default 16 KiB holds no corpus declaration but the smallest.
+    return AIOKafkaProducer(bootstrap_servers=bootstrap_servers, acks="all", enable_idempotence=True, linger_ms=5,
+                            max_batch_size=1024 * 1024, max_request_size=FETCH_BYTES)
+
+
+async def produce_all(bootstrap_servers: str, records: Iterable[Outgoing], window: int = 500) -> int:
+    """Produce every record and wait until the broker acknowledged all; return how many.
+
+    Args:
+        bootstrap_servers: Kafka address.
+        records: what to send.
+        window: records in flight at most (bounds the producer's memory).
+    """
+    prod = producer(bootstrap_servers)
+    await prod.start()
+    sent = 0
+    try:
+        pending: list[asyncio.Future[object]] = []
+        for r in records:
+            pending.append(await prod.send(r.topic, r.value, key=r.key,
+                                           headers=[(h.TRACKING_ID, r.tracking_id.encode())]))
+            if len(pending) >= window:
+                await asyncio.gather(*pending)
+                sent, pending = sent + len(pending), []
+        await asyncio.gather(*pending)
+        return sent + len(pending)
+    finally:
+        await prod.stop()
+
+
+@dataclass(slots=True)
+class _Seen:
+    arrived: dict[str, float] = field(default_factory=dict)  # tracking id -> perf_counter() at first sight
+    statuses: Counter[str] = field(default_factory=Counter)
+    duplicates: int = 0
+
+
+class ReplyCollector:
+    """Follow topics from their current end, noting when each tracking id first arrives (``perf_counter``).
+
+    No consumer group: partitions are assigned directly, so nothing here disturbs the gateway's group.
+
+    Args:
+        bootstrap_servers: Kafka address.
+        topics: the topics to follow (they must exist).
+        partitions: partitions of each topic (the benchmark created them).
+    """
+
+    def __init__(self, bootstrap_servers: str, topics: Sequence[str], partitions: int) -> None:
+        self.topics = list(topics)
+        self._tps = [TopicPartition(t, p) for t in topics for p in range(partitions)]
+        self._consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False,
+                                          max_partition_fetch_bytes=FETCH_BYTES)
+        self._seen = _Seen()
+        self._task: asyncio.Task[None] | None = None
+        self._changed = asyncio.Event()
+
+    async def start(self) -> None:
+        """Connect, position at the end of every partition, and start collecting in the background."""
+        await self._consumer.start()
+        self._consumer.assign(self._tps)
+        await self._consumer.seek_to_end(*self._tps)
+        for tp in self._tps:  # resolve the lazy seek now, before anything is produced
+            await self._consumer.position(tp)
+        self._task = asyncio.create_task(self._collect())
+
+    async def _collect(self) -> None:
+        while True:
+            batch = await self._consumer.getmany(timeout_ms=100, max_records=2000)
+            now = time.perf_counter()  # one arrival time per fetch: what a member system would see
+            for records in batch.values():
+                for record in records:
+                    found = dict(record.headers or ())
+                    tid = found.get(h.TRACKING_ID)
+                    if tid is None:
+                        continue
+                    tid_text = tid.decode()
+                    if tid_text in self._seen.arrived:
+                        self._seen.duplicates += 1
+                        continue
+                    self._seen.arrived[tid_text] = now
+                    self._seen.statuses[found.get(h.STATUS, b"?").decode()] += 1
+            if batch:
+                self._changed.set()
+
+    @property
+    def arrived(self) -> dict[str, float]:
+        """Tracking id -> arrival time (``perf_counter``) of its first record."""
+        return self._seen.arrived
+
+    @property
+    def statuses(self) -> Counter[str]:
+        """``oco-status`` header of first records, counted (``received``, ``rejected``)."""
+        return self._seen.statuses
+
+    @property
+    def duplicates(self) -> int:
+        """Records whose tracking id had been seen already (at-least-once redeliveries)."""
+        return self._seen.duplicates
+
+    async def wait_for(self, tracking_ids: set[str], stall_timeout: float = 60.0) -> set[str]:
+        """Wait until every id arrived, or none arrived for ``stall_timeout`` seconds; return the missing ones.
+
+        Args:
+            tracking_ids: the ids to wait for.
+            stall_timeout: seconds without a new arrival before giving up.
+        """
+        while True:
+            missing = tracking_ids - self._seen.arrived.keys()
+            if not missing:
+                return missing
+            if self._task is not None and self._task.done():
+                self._task.result()  # re-raise what stopped the collector
+            self._changed.clear()
+            try:
+                await asyncio.wait_for(self._changed.wait(), stall_timeout)
+            except TimeoutError:
+                return tracking_ids - self._seen.arrived.keys()
+
+    async def stop(self) -> None:
+        """Stop collecting and disconnect."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        await self._consumer.stop()
+
+
+async def read_tracking_ids(bootstrap_servers: str, topics: Sequence[str], partitions: int,
+                            timeout: float = 120.0) -> Counter[str]:
+    """Read topics from the beginning to their current end; return how often each tracking id occurs.
+
+    Args:
+        bootstrap_servers: Kafka address.
+        topics: topics to read.
+        partitions: partitions of each topic.
+        timeout: seconds to reach the end of every partition.
+
+    Raises:
+        TimeoutError: the end was not reached in time.
+    """
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False,
+                                max_partition_fetch_bytes=FETCH_BYTES)
+    await consumer.start()
+    counts: Counter[str] = Counter()
+    try:
+        tps = [TopicPartition(t, p) for t in topics for p in range(partitions)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)
+        deadline = time.monotonic() + timeout
+        while any(await consumer.position(tp) < end for tp, end in ends.items()):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"could not read {topics} to their end in {timeout:g}s")
+            batch = await consumer.getmany(timeout_ms=200, max_records=2000)
+            for records in batch.values():
+                for record in records:
+                    tid = dict(record.headers or ()).get(h.TRACKING_ID)
+                    if tid is not None:
+                        counts[tid.decode()] += 1
+        return counts
+    finally:
+        await consumer.stop()

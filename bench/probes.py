@@ -1,0 +1,179 @@
+"""Where the time goes: CPU seconds of the gateway, broker and benchmark processes, and the gateway's own metrics."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from gateway.ops.process import GatewayProcess
+
+__all__ = ["CpuSnapshot", "GatewayCounters", "Probe", "Reading", "child_pids", "cpu_seconds", "describe_interval"]
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """Return user + system CPU seconds a process used so far (all its threads), or None if it is gone.
+
+    Args:
+        pid: process id (Linux /proc).
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2:].split()  # the command name may hold spaces: cut after it
+    return (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime: fields 14 and 15 of stat(5)
+
+
+def child_pids(needle: str) -> list[int]:
+    """Return the pids of this process's children whose command line contains ``needle``.
+
+    Args:
+        needle: e.g. ``gateway`` for ``python -m gateway run``.
+    """
+    me, found = os.getpid(), []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if int(stat[stat.rindex(")") + 2:].split()[1]) == me and needle in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class CpuSnapshot:
+    """CPU seconds of named processes at one instant (``bench`` is this process)."""
+
+    wall: float
+    cpu: Mapping[str, float]
+
+    @classmethod
+    def take(cls, pids: Mapping[str, int]) -> CpuSnapshot:
+        """Read the CPU seconds of the given processes and of this one.
+
+        Args:
+            pids: name -> pid.
+        """
+        times = os.times()
+        cpu = {"bench": times.user + times.system}
+        for name, pid in pids.items():
+            used = cpu_seconds(pid)
+            if used is not None:
+                cpu[name] = used
+        return cls(time.perf_counter(), cpu)
+
+    def cores_since(self, earlier: CpuSnapshot) -> dict[str, float]:
+        """Return each process's average CPU use between two snapshots, in cores (1.0 = one core busy).
+
+        Args:
+            earlier: the snapshot at the start of the interval.
+        """
+        wall = self.wall - earlier.wall
+        return {name: (used - earlier.cpu[name]) / wall for name, used in self.cpu.items()
+                if name in earlier.cpu and wall > 0}
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayCounters:
+    """Cumulative figures from the gateway's ``/metrics``: messages, pipeline seconds, batches."""
+
+    messages: float
+    processing_seconds: float
+    batches: float
+    batch_seconds: float
+
+    @classmethod
+    def parse(cls, text: str) -> GatewayCounters:
+        """Read the counters from Prometheus exposition text.
+
+        Args:
+            text: what ``/metrics`` returned.
+        """
+        samples: dict[str, float] = {}
+        for family in text_string_to_metric_families(text):
+            for s in family.samples:
+                samples[s.name] = samples.get(s.name, 0.0) + s.value  # summed over labels
+        return cls(messages=samples.get("oco_gateway_messages_total", 0.0),
+                   processing_seconds=samples.get("oco_gateway_processing_seconds_sum", 0.0),
+                   batches=samples.get("oco_gateway_batch_seconds_count", 0.0),
+                   batch_seconds=samples.get("oco_gateway_batch_seconds_sum", 0.0))
+
+    def since(self, earlier: GatewayCounters) -> GatewayCounters:
+        """Return the increase since an earlier reading.
+
+        Args:
+            earlier: the reading at the start of the interval.
+        """
+        return GatewayCounters(self.messages - earlier.messages, self.processing_seconds - earlier.processing_seconds,
+                               self.batches - earlier.batches, self.batch_seconds - earlier.batch_seconds)
+
+    def describe(self) -> str:
+        """One line: messages, batches, mean batch size, pipeline time per message and per batch."""
+        if not self.messages or not self.batches:
+            return f"{self.messages:.0f} messages in {self.batches:.0f} batches"
+        return (f"{self.messages:.0f} messages in {self.batches:.0f} batches (mean {self.messages / self.batches:.0f}"
+                f"/batch); pipeline {self.processing_seconds / self.messages * 1000:.2f} ms/message = "
+                f"{self.processing_seconds / self.batch_seconds:.0%} of batch time "
+                f"({self.batch_seconds / self.batches * 1000:.0f} ms/batch incl. publish + acks)")
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """CPU seconds and gateway counters at one instant."""
+
+    cpu: CpuSnapshot
+    counters: GatewayCounters | None
+
+
+class Probe:
+    """Reads CPU use of the gateway, broker and benchmark processes, and the gateway's metrics.
+
+    Args:
+        gateway: the gateway under test (its ``/metrics``; its pid is found among this process's children).
+        broker_pid: the broker's java process, if known.
+    """
+
+    def __init__(self, gateway: GatewayProcess, broker_pid: int | None) -> None:
+        self._gateway = gateway
+        self._pids = {"broker": broker_pid} if broker_pid else {}
+
+    def read(self) -> Reading:
+        """Return the current reading (CPU first: it is the time-sensitive part)."""
+        if "gateway" not in self._pids:
+            found = child_pids("-m gateway run")
+            if found:
+                self._pids["gateway"] = found[0]
+        cpu = CpuSnapshot.take(self._pids)
+        try:
+            counters = GatewayCounters.parse(self._gateway.metrics_text())
+        except OSError:
+            counters = None  # the figures are diagnostics: a failed scrape must not fail the run
+        return Reading(cpu, counters)
+
+
+def describe_interval(start: Reading, end: Reading, cpus: int) -> dict[str, str]:
+    """Return diagnostics lines for an interval: CPU use per process, and the gateway's batches.
+
+    Args:
+        start: reading at the start.
+        end: reading at the end.
+        cpus: cores of the machine, to put the CPU use in proportion.
+    """
+    cores = end.cpu.cores_since(start.cpu)
+    lines = {f"CPU, in cores busy (of {cpus})":
+             ", ".join(f"{name} {used:.2f}" for name, used in sorted(cores.items(), key=lambda kv: -kv[1]))
+             + f", total {sum(cores.values()):.2f}"}
+    if start.counters is not None and end.counters is not None:
+        lines["gateway /metrics"] = end.counters.since(start.counters).describe()
+    return lines

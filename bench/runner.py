@@ -1,0 +1,175 @@
+"""Run every phase in order (corpus, baseline b, broker, baseline a, end-to-end) and collect the report."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import platform
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench import BenchError
+from bench.baselines import consume_only, full_pipeline, parse_validate
+from bench.corpus import Declaration, SizeSummary, generate_corpus
+from bench.end_to_end import latency, throughput
+from bench.kafka_io import Outgoing, ReplyCollector, new_tracking_id, produce_all, read_tracking_ids
+from bench.network import MEMBERS, PARTICIPANTS, write_network
+from bench.probes import Probe, describe_interval
+from bench.report import Report
+from gateway.config import GatewaySettings, load_settings
+from gateway.ops.broker import KAFKA_VERSION, LocalBroker, free_ports
+from gateway.ops.process import GatewayProcess
+from gateway.profiles import ProfileRegistry
+from gateway.topics import deliver_topic, reply_topic, submit_topic
+from gateway.transport.topics import ensure_topics
+
+__all__ = ["Options", "run"]
+
+_RATE_CAP = 500.0  # decl/s: the latency phase measures an unsaturated gateway, not a second throughput test
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """What to run.
+
+    Attributes:
+        count: declarations in the corpus.
+        seed: corpus seed.
+        max_kb: largest declaration, in KB.
+        rate: latency phase rate (decl/s); None: half the measured end-to-end throughput, at most 500.
+        latency_seconds: length of the latency phase.
+        state_dir: where the gateway's log goes (the broker lives in a temporary folder).
+    """
+
+    count: int
+    seed: int
+    max_kb: float
+    rate: float | None
+    latency_seconds: float
+    state_dir: Path
+
+
+def say(message: str) -> None:
+    """Print a progress line on stderr (the table goes to stdout).
+
+    Args:
+        message: what is happening.
+    """
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def machine() -> dict[str, object]:
+    """Return what the figures depend on: CPUs, CPU model, Python, platform, Kafka version."""
+    model = ""
+    try:
+        model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                      if line.startswith("model name")), "")
+    except OSError:
+        pass
+    return {"cpus": os.cpu_count(), "cpu_model": model, "python": platform.python_version(),
+            "platform": platform.platform(), "kafka": KAFKA_VERSION}
+
+
+def run(options: Options, report: Report | None = None, command: str = "") -> Report:
+    """Run the benchmark; the report is filled in as phases finish, so a failure still leaves what was measured.
+
+    Args:
+        options: what to run.
+        report: an empty report to fill (pass one to keep the partial figures if this raises).
+        command: the command line, recorded in the report.
+
+    Raises:
+        BenchError: a phase could not measure (outputs missing, rejections, stalls).
+        BrokerError, GatewayError: the broker or the gateway did not start.
+    """
+    say(f"generating {options.count} declarations (seed {options.seed}, at most {options.max_kb:g} KB) ...")
+    corpus = generate_corpus(options.count, seed=options.seed, max_kb=options.max_kb)
+    sizes = SizeSummary.of(corpus)
+    if report is None:
+        report = Report(command, machine(), sizes)
+    report.corpus = sizes
+    say(f"corpus: {sizes.min_kb:.1f} / {sizes.median_kb:.1f} / {sizes.max_kb:.1f} KB (min / median / max), "
+        f"{sizes.total_mb:.1f} MB")
+    with tempfile.TemporaryDirectory(prefix="oco-bench-") as tmp:
+        port, controller_port, metrics_port = free_ports(3)
+        broker = LocalBroker(Path(tmp) / "kafka", port=port, controller_port=controller_port)
+        config = write_network(Path(tmp) / "network.yaml", bootstrap_servers=broker.bootstrap_servers,
+                               group_id=f"oco-bench-{uuid.uuid4().hex[:12]}")
+        settings = load_settings(config)
+        registry = ProfileRegistry.load([settings.profiles_dir])
+        # Before the broker starts, so the JVM takes no CPU from the in-process baseline.
+        say("baseline (b): parse + validate in this process ...")
+        report.measurements.append(parse_validate(corpus, settings, registry))
+        report.measurements.append(full_pipeline(corpus, settings, registry))
+        say(f"starting Kafka {KAFKA_VERSION} on {broker.bootstrap_servers} ...")
+        try:
+            broker.start(timeout=120)
+            gateway = GatewayProcess(config, bootstrap_servers=broker.bootstrap_servers, metrics_port=metrics_port,
+                                     log_path=options.state_dir / "gateway.log")
+            gateway.log_path.unlink(missing_ok=True)  # the log of this run only
+            asyncio.run(_kafka_phases(report, options, corpus, settings, broker, gateway))
+        finally:
+            say("stopping Kafka ...")
+            broker.stop()
+    return report
+
+
+async def _kafka_phases(report: Report, options: Options, corpus: list[Declaration], settings: GatewaySettings,
+                        broker: LocalBroker, gateway: GatewayProcess) -> None:
+    bootstrap = broker.bootstrap_servers
+    await ensure_topics(settings)  # every topic of the network, so the reply collector can follow them now
+    backlog = {new_tracking_id(): d for d in corpus}
+    say(f"producing the corpus to {', '.join(submit_topic(p) for p in PARTICIPANTS)} (acks=all) ...")
+    await produce_all(bootstrap, (Outgoing(submit_topic(d.participant), d.key, d.payload, t) for t, d in backlog.items()))
+
+    say("baseline (a): consume only ...")
+    report.measurements.append(await consume_only(
+        bootstrap, [submit_topic(p) for p in PARTICIPANTS], len(corpus),
+        max_records=settings.kafka.batch_max_records, batch_timeout_ms=settings.kafka.batch_timeout_ms))
+
+    collector = ReplyCollector(bootstrap, [reply_topic(p) for p in PARTICIPANTS], settings.kafka.partitions)
+    await collector.start()
+    probe = Probe(gateway, broker.status().pid)
+    cpus = int(report.machine.get("cpus") or 1)
+    try:
+        say(f"end-to-end throughput: starting the gateway on a backlog of {len(corpus)} ...")
+        drained = await throughput(gateway, collector, set(backlog), probe)
+        report.measurements.append(drained.measurement)
+        report.diagnostics.update({f"throughput phase, {k}": v
+                                   for k, v in describe_interval(drained.start, drained.end, cpus).items()})
+        report.diagnostics["throughput phase, first reply"] = (
+            f"{drained.first_reply:.2f} s after /readyz (group join + first batch); "
+            f"{drained.before_ready} replies arrived before /readyz")
+
+        rate = options.rate or min(_RATE_CAP, drained.measurement.rate / 2)
+        say(f"end-to-end latency: {rate:.0f} decl/s for {options.latency_seconds:g} s ...")
+        await asyncio.sleep(1.0)  # let the gateway go idle after the backlog
+        paced, paced_ids = await latency(bootstrap, collector, corpus, probe, gateway, rate=rate,
+                                         seconds=options.latency_seconds)
+        report.measurements.append(paced.measurement)
+        report.diagnostics.update({f"latency phase, {k}": v
+                                   for k, v in describe_interval(paced.start, paced.end, cpus).items()})
+        report.diagnostics["latency phase, sender"] = f"at most {paced.max_send_lag * 1000:.1f} ms behind schedule"
+    finally:
+        await collector.stop()
+        say("stopping the gateway ...")
+        await asyncio.to_thread(gateway.stop)
+
+    say("checking every declaration was delivered to oco.deliver.* ...")
+    delivered = await read_tracking_ids(bootstrap, [deliver_topic(m) for m in sorted(MEMBERS)],
+                                        settings.kafka.partitions)
+    report.diagnostics["outputs"] = _check_outputs(delivered, set(backlog) | set(paced_ids), collector.duplicates)
+
+
+def _check_outputs(delivered: Counter[str], sent: set[str], reply_duplicates: int) -> str:
+    missing = sent - delivered.keys()
+    if missing:
+        raise BenchError(f"{len(missing)} of {len(sent)} accepted declarations are missing from oco.deliver.*")
+    extra = sum(n - 1 for t, n in delivered.items() if t in sent)
+    return (f"{len(sent)} replies 'received' and {len(sent)} deliveries on oco.deliver.* verified by tracking id; "
+            f"duplicates (at-least-once redeliveries): {extra} deliveries, {reply_duplicates} replies")

@@ -1,0 +1,24 @@
+"""The ``oco-gateway`` command: one sub-command per module of this package."""
+
+from __future__ import annotations
+
+import click
+
+from gateway import __version__
+from gateway.cli.broker_cmd import broker
+from gateway.cli.demo_cmd import demo
+from gateway.cli.run_cmd import run
+from gateway.cli.submit_cmd import submit
+from gateway.cli.validate_cmd import validate
+
+__all__ = ["main"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="oco-gateway")
+def main() -> None:
+    """Integration gateway of the Pacific customs network (OCO)."""
+
+
+for command in (broker, demo, run, submit, validate):
+    main.add_command(command)

@@ -1,0 +1,83 @@
+"""``oco-gateway submit``: publish declarations as a member system would, and print the gateway's replies."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import click
+
+from gateway.config import load_settings
+from gateway.errors import ConfigError, GatewayError, Rejection
+from gateway.pipeline.context import Submission
+from gateway.pipeline.extract import extract_routing
+from gateway.pipeline.identify import ProfileSelector
+from gateway.pipeline.parse import SafeParser
+from gateway.profiles import ProfileRegistry
+from gateway.responses import read_response
+from gateway.transport.client import ParticipantClient
+
+__all__ = ["submit"]
+
+
+@click.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--as", "participant", required=True, help="Participant id to submit as.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), envvar="OCO_CONFIG",
+              help="Network configuration YAML (env OCO_CONFIG), for the Kafka address.")
+@click.option("--bootstrap-servers", help="Kafka address; overrides the configuration.")
+@click.option("--timeout", default=30.0, show_default=True, help="Seconds to wait for the replies.")
+def submit(files: tuple[Path, ...], participant: str, config_path: str | None,
+           bootstrap_servers: str | None, timeout: float) -> None:
+    """Publish FILES to oco.submit.<PARTICIPANT> and print each reply; exit 1 if any is rejected or missing."""
+    try:
+        settings = load_settings(config_path)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    bootstrap = bootstrap_servers or settings.kafka.bootstrap_servers
+    keyer = _Keyer(ProfileRegistry.load([settings.profiles_dir]), settings.gateway.max_message_bytes)
+    try:
+        ok = asyncio.run(_submit(bootstrap, participant, files, keyer, timeout))
+    except GatewayError as exc:
+        raise click.ClickException(str(exc)) from exc
+    sys.exit(0 if ok else 1)
+
+
+class _Keyer:
+    """Derive the Kafka key (participant + LRN) the way the gateway will, so versions stay in order."""
+
+    def __init__(self, registry: ProfileRegistry, max_bytes: int) -> None:
+        self._stages = [SafeParser(max_bytes), ProfileSelector(registry), extract_routing]
+
+    def __call__(self, participant: str, payload: bytes) -> bytes | None:
+        submission = Submission(payload=payload, participant=participant, tracking_id="")
+        try:
+            for stage in self._stages:
+                submission = stage(submission)
+        except Rejection:
+            return None  # the gateway will say what is wrong; send it anyway
+        assert submission.routing is not None
+        return f"{participant}:{submission.routing.lrn}".encode()
+
+
+async def _submit(bootstrap: str, participant: str, files: tuple[Path, ...], keyer: _Keyer, timeout: float) -> bool:
+    async with ParticipantClient(bootstrap, participant) as client:
+        sent: dict[str, Path] = {}
+        for path in files:
+            payload = path.read_bytes()
+            sent[await client.submit(payload, key=keyer(participant, payload))] = path
+        replies = await client.replies(set(sent), timeout=timeout)
+    ok = True
+    for tracking_id, path in sent.items():
+        if tracking_id not in replies:
+            click.echo(f"{path}: no reply within {timeout:g}s (tracking id {tracking_id})")
+            ok = False
+            continue
+        summary = read_response(replies[tracking_id])
+        click.echo(f"{path}: {summary.status} lrn={summary.lrn or '-'} tracking={tracking_id}")
+        for issue in summary.issues:
+            where = f" line {issue.line}" if issue.line else ""
+            click.echo(f"  {issue.code}{where}: {issue.message}" + (f" [{issue.path}]" if issue.path else ""))
+        ok = ok and summary.status != "rejected"
+    return ok

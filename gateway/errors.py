@@ -1,0 +1,124 @@
+"""Every error the gateway raises on purpose, in one tree.
+
+    GatewayError
+    ├── ConfigError (ValueError)          configuration or profile files are wrong; fix and restart
+    ├── ProfileError (ConfigError)        a schema profile folder cannot be loaded
+    ├── BrokerError (RuntimeError)        the local Kafka broker cannot be fetched, started or reached
+    └── Rejection                         control flow, not a crash: a message is refused
+        ├── Unreadable                    not well-formed, too large, DTD/entities: dead-lettered
+        ├── Unidentified                  no profile matches root namespace/version: dead-lettered
+        ├── SchemaInvalid                 schema errors; the submitter gets each one
+        ├── NotAllowed                    unknown member, or submitter not allowed for it
+        └── StageFailed                   a stage crashed (a bug): dead-lettered, never lost
+
+A ``Rejection`` always ends as a rejected Response to the submitter; those with ``dead_letter = True``
+are also parked in the dead-letter topic with their context.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "BrokerError",
+    "ConfigError",
+    "GatewayError",
+    "Issue",
+    "NotAllowed",
+    "ProfileError",
+    "Rejection",
+    "SchemaInvalid",
+    "StageFailed",
+    "Unidentified",
+    "Unreadable",
+]
+
+
+class GatewayError(Exception):
+    """Root of the gateway's own errors."""
+
+
+class ConfigError(GatewayError, ValueError):
+    """Configuration is invalid; the message says which file, which key and what to do."""
+
+
+class ProfileError(ConfigError):
+    """A schema profile (descriptor or XSD) cannot be loaded or compiled."""
+
+
+class BrokerError(GatewayError, RuntimeError):
+    """The local Kafka broker cannot be fetched, started, stopped or reached."""
+
+
+@dataclass(frozen=True, slots=True)
+class Issue:
+    """One reason for a rejection, as the submitter will read it.
+
+    Attributes:
+        code: a stable machine-readable code (``SCHEMAV_ELEMENT_CONTENT``, ``OCO-UNKNOWN-MEMBER``...).
+        message: what is wrong, in words.
+        line: line number in the submitted document, when known.
+        path: element path (XPath-like) of the faulty element, when known.
+    """
+
+    code: str
+    message: str
+    line: int | None = None
+    path: str | None = None
+
+
+class Rejection(GatewayError):
+    """A message is refused: the submitter is told why, and the gateway goes on.
+
+    Args:
+        issues: every reason, at least one.
+        stage: the pipeline stage that refused the message.
+    """
+
+    dead_letter = False
+    """Whether the message is also parked in the dead-letter topic."""
+
+    def __init__(self, issues: list[Issue], *, stage: str = "") -> None:
+        if not issues:
+            raise ValueError("a Rejection needs at least one Issue")
+        self.issues = issues
+        self.stage = stage
+        super().__init__("; ".join(i.message for i in issues))
+
+
+class Unreadable(Rejection):
+    """The payload is not a document we can safely read (size, well-formedness, DTD, entities)."""
+
+    dead_letter = True
+
+
+class Unidentified(Rejection):
+    """The document is XML but no loaded profile matches its root namespace and version."""
+
+    dead_letter = True
+
+
+class SchemaInvalid(Rejection):
+    """The document breaks its profile's XSD."""
+
+
+class NotAllowed(Rejection):
+    """The destination member is unknown, or the submitter may not submit for it."""
+
+
+class StageFailed(Rejection):
+    """A stage raised something unexpected: a bug, not bad input. The message is parked, not lost.
+
+    Args:
+        stage: name of the stage that raised.
+        exc: the exception; kept as ``__cause__`` for the dead-letter headers and the log.
+    """
+
+    dead_letter = True
+
+    def __init__(self, stage: str, exc: Exception) -> None:
+        super().__init__(
+            [Issue("OCO-INTERNAL-ERROR", f"the gateway failed at stage {stage}; the message is parked for the operators")],
+            stage=stage,
+        )
+        self.__cause__ = exc

@@ -1,0 +1,36 @@
+"""Kafka header names the gateway reads and writes; every output carries the tracking id."""
+
+from __future__ import annotations
+
+__all__ = [
+    "DLQ_EXCEPTION_CLASS",
+    "DLQ_EXCEPTION_MESSAGE",
+    "DLQ_OFFSET",
+    "DLQ_PARTITION",
+    "DLQ_STAGE",
+    "DLQ_TOPIC",
+    "FUNCTION_CODE",
+    "LRN",
+    "MEMBER",
+    "PARTICIPANT",
+    "PROFILE",
+    "STATUS",
+    "TRACKING_ID",
+]
+
+TRACKING_ID = "oco-tracking-id"
+PARTICIPANT = "oco-participant"
+MEMBER = "oco-member"
+LRN = "oco-lrn"
+FUNCTION_CODE = "oco-function-code"
+PROFILE = "oco-profile"
+STATUS = "oco-status"
+
+# Dead-letter context, named after Kafka Connect's ``__connect.errors.*`` headers so operators who know
+# Connect read them at a glance.
+DLQ_TOPIC = "oco.errors.topic"
+DLQ_PARTITION = "oco.errors.partition"
+DLQ_OFFSET = "oco.errors.offset"
+DLQ_STAGE = "oco.errors.stage"
+DLQ_EXCEPTION_CLASS = "oco.errors.exception.class.name"
+DLQ_EXCEPTION_MESSAGE = "oco.errors.exception.message"

@@ -1,0 +1,1 @@
+"""Operations helpers: running the local Kafka broker the gateway develops and tests against."""

@@ -1,0 +1,63 @@
+"""FastStream middleware: metrics and log context wrap the handler and never sit inside a stage."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import structlog
+from faststream import BaseMiddleware
+
+from gateway.ops.metrics import GatewayMetrics
+
+__all__ = ["observing"]
+
+log = structlog.get_logger("gateway.batch")
+
+
+def observing(metrics: GatewayMetrics) -> type[BaseMiddleware]:
+    """Return a middleware class that records metrics and logs for every consumed batch.
+
+    The handler returns a list of ``MessageResult``; this reads it after the handler (and thus after
+    the outputs were acknowledged) so counts only include what really went out.
+
+    Args:
+        metrics: where to record.
+    """
+
+    class ObservingMiddleware(BaseMiddleware):
+        async def consume_scope(self, call_next: Any, msg: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                results = await call_next(msg)
+            except Exception:
+                metrics.publish_failures.inc()
+                log.exception("batch_failed_will_retry")
+                raise
+            metrics.batch.observe(time.perf_counter() - started)
+            now_ms = time.time() * 1000
+            for r in results or ():
+                _observe(metrics, r, now_ms)
+            return results
+
+    return ObservingMiddleware
+
+
+def _observe(metrics: GatewayMetrics, result: Any, now_ms: float) -> None:
+    rejection = result.rejection
+    if rejection is None:
+        outcome = "received"
+    else:
+        outcome = "dead_lettered" if rejection.dead_letter else "rejected"
+        metrics.rejections.labels(rejection.stage, rejection.issues[0].code).inc()
+    metrics.messages.labels(result.participant, outcome).inc()
+    metrics.processing.observe(result.seconds)
+    metrics.message_bytes.observe(result.size)
+    if result.timestamp_ms:
+        metrics.end_to_end.observe(max(0.0, (now_ms - result.timestamp_ms) / 1000))
+    for out in result.outputs:
+        if out.topic.startswith("oco.deliver."):
+            metrics.deliveries.labels(out.topic.removeprefix("oco.deliver.")).inc()
+    if rejection is not None:
+        log.info("rejected", tracking_id=result.tracking_id, participant=result.participant, stage=rejection.stage,
+                 code=rejection.issues[0].code, dead_letter=rejection.dead_letter, issues=len(rejection.issues))

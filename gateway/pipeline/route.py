@@ -1,0 +1,93 @@
+"""Last step: turn a finished submission into the Kafka records to publish (deliver, reply, dead letter)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gateway import headers as h
+from gateway.errors import Issue, Rejection
+from gateway.pipeline.context import Submission
+from gateway.responses import build_response
+from gateway.topics import DEAD_LETTER, deliver_topic, reply_topic
+
+__all__ = ["Output", "plan_outputs", "record_key"]
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    """One record to publish."""
+
+    topic: str
+    key: bytes
+    value: bytes
+    headers: dict[str, str]
+
+
+def record_key(submission: Submission) -> bytes:
+    """Return the Kafka key that keeps the versions of one declaration (participant + LRN) in order.
+
+    Args:
+        submission: the submission, with or without routing fields.
+    """
+    if submission.routing is not None:
+        return f"{submission.participant}:{submission.routing.lrn}".encode()
+    # Unidentified: no LRN to go by, so keep the participant's messages together.
+    return submission.participant.encode()
+
+
+def plan_outputs(submission: Submission, rejection: Rejection | None) -> list[Output]:
+    """Decide what to publish for one submission.
+
+    A valid declaration goes to its member's delivery topic and gets a "received" reply; a rejected one
+    gets a "rejected" reply with every issue, and a copy in the dead-letter topic when it could not be
+    read or identified.
+
+    Args:
+        submission: the submission after the stages ran.
+        rejection: what stopped it, or None when every stage passed.
+    """
+    routing = submission.routing
+    key = record_key(submission)
+    common = {h.TRACKING_ID: submission.tracking_id, h.PARTICIPANT: submission.participant}
+    if routing is not None:
+        common[h.MEMBER] = routing.member
+        common[h.LRN] = routing.lrn
+        common[h.FUNCTION_CODE] = routing.function_code
+    if submission.profile is not None:
+        common[h.PROFILE] = submission.profile.name
+
+    reply = build_response(
+        status="rejected" if rejection else "received",
+        tracking_id=submission.tracking_id,
+        lrn=routing.lrn if routing else None,
+        member=routing.member if routing else None,
+        declaration_id=routing.declaration_id if routing else None,
+        issues=rejection.issues if rejection else (),
+    )
+    outputs = [Output(reply_topic(submission.participant), key, reply, {**common, h.STATUS: "rejected" if rejection else "received"})]
+    if rejection is None:
+        assert routing is not None
+        outputs.insert(0, Output(deliver_topic(routing.member), key, submission.payload, common))
+    elif rejection.dead_letter:
+        outputs.append(Output(DEAD_LETTER, key, submission.payload, {**common, **_dead_letter_headers(submission, rejection)}))
+    return outputs
+
+
+def _dead_letter_headers(submission: Submission, rejection: Rejection) -> dict[str, str]:
+    source = submission.source
+    cause = rejection.__cause__ if rejection.__cause__ is not None else rejection
+    return {
+        h.DLQ_TOPIC: source.topic if source else "",
+        h.DLQ_PARTITION: str(source.partition) if source else "",
+        h.DLQ_OFFSET: str(source.offset) if source else "",
+        h.DLQ_STAGE: rejection.stage,
+        h.DLQ_EXCEPTION_CLASS: f"{type(cause).__module__}.{type(cause).__qualname__}",
+        # Headers are small and single-line: the full list of issues is in the reply.
+        h.DLQ_EXCEPTION_MESSAGE: _one_line(str(cause) or "; ".join(i.message for i in rejection.issues)),
+    }
+
+
+def _one_line(text: str, limit: int = 1000) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+

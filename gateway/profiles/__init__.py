@@ -1,0 +1,9 @@
+"""Schema profiles as data: folders of XSDs plus a ``profile.yaml``, compiled once and chosen per message."""
+
+from __future__ import annotations
+
+from gateway.profiles.descriptor import ProfileDescriptor, load_descriptor
+from gateway.profiles.profile import Profile
+from gateway.profiles.registry import ProfileRegistry
+
+__all__ = ["Profile", "ProfileDescriptor", "ProfileRegistry", "load_descriptor"]

@@ -1,0 +1,86 @@
+"""Read a declaration's routing fields with XPaths compiled once from the descriptor."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from lxml import etree
+
+from gateway.errors import Issue, Unidentified
+from gateway.profiles._xpath import compile_xpath
+from gateway.profiles.descriptor import RoutingPaths
+
+__all__ = ["RoutingReader"]
+
+_REQUIRED = ("member", "lrn", "function_code")
+_OPTIONAL = ("type_code", "declarant", "declaration_id")
+
+
+class RoutingReader:
+    """Extract :class:`RoutingFields` from a root element.
+
+    Args:
+        paths: the descriptor's routing paths.
+        namespaces: the descriptor's prefix map.
+        descriptor: the descriptor file, for load errors.
+
+    Raises:
+        ProfileError: a path is not a usable XPath.
+    """
+
+    def __init__(self, paths: RoutingPaths, namespaces: Mapping[str, str], descriptor: Path) -> None:
+        # Imported here, at load time: the gateway.pipeline package imports gateway.profiles itself.
+        from gateway.pipeline.context import AeoHolder, RoutingFields
+
+        self._holder = AeoHolder
+        self._result = RoutingFields
+
+        def scalar(name: str, expr: str) -> etree.XPath:
+            return compile_xpath(expr, namespaces, key=f"routing.{name}", descriptor=descriptor, wrap="string")
+
+        self._paths = paths
+        self._fields = [(name, scalar(name, getattr(paths, name)), True) for name in _REQUIRED]
+        self._fields += [(name, scalar(name, getattr(paths, name)), False)
+                         for name in _OPTIONAL if getattr(paths, name)]
+        self._aeo: tuple[etree.XPath, etree.XPath, etree.XPath] | None = None
+        if paths.aeo_holders is not None:
+            a = paths.aeo_holders
+            self._aeo = (
+                compile_xpath(a.path, namespaces, key="routing.aeo_holders.path", descriptor=descriptor),
+                scalar("aeo_holders.id", a.id),
+                scalar("aeo_holders.category", a.category),
+            )
+
+    def __call__(self, root: etree._Element) -> RoutingFields:
+        """Return the routing fields of one declaration.
+
+        Args:
+            root: the document's root element.
+
+        Raises:
+            Unidentified: member, LRN or function code is missing or empty (code OCO-MISSING-ROUTING-FIELD).
+        """
+        values: dict[str, object] = {}
+        missing = []
+        for name, xpath, required in self._fields:
+            value = xpath(root).strip()
+            if value:
+                values[name] = value
+            elif required:
+                missing.append(Issue(
+                    code="OCO-MISSING-ROUTING-FIELD",
+                    message=f"the declaration has no {name.replace('_', ' ')} ({getattr(self._paths, name)}); "
+                            "the gateway cannot route it without one",
+                    path=getattr(self._paths, name),
+                ))
+        if missing:
+            raise Unidentified(missing, stage="extract")
+        if self._aeo is not None:
+            nodes, trader, category = self._aeo
+            values["aeo_holders"] = tuple(
+                self._holder(trader_id=trader(node).strip(), category=category(node).strip())
+                for node in nodes(root)
+                if isinstance(node, etree._Element)
+            )
+        return self._result(**values)  # type: ignore[arg-type]

@@ -1,0 +1,130 @@
+"""A compiled document type of a schema profile: how a matching message is recognised, validated and read."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from lxml import etree
+
+from gateway.errors import Issue, Unidentified
+from gateway.profiles._issues import schema_issues
+from gateway.profiles._routing import RoutingReader
+from gateway.profiles._xpath import compile_xpath
+from gateway.profiles.descriptor import DocumentSpec, ProfileDescriptor
+
+if TYPE_CHECKING:
+    from gateway.pipeline.context import RoutingFields
+
+__all__ = ["Profile"]
+
+
+class Profile:
+    """One document type (declaration, cancellation, response...) of a loaded profile, compiled once.
+
+    Built by :class:`~gateway.profiles.ProfileRegistry`; a stage gets one from ``registry.select()``.
+    Not for use from several threads at once: lxml keeps the last validation's error log on the schema.
+
+    Args:
+        descriptor: the profile's descriptor.
+        document: the document type, one of ``descriptor.documents``.
+        schema: its compiled schema (shared by document types listing the same XSDs).
+        source: the descriptor file, for error messages.
+
+    Raises:
+        ProfileError: an XPath of the descriptor is unusable.
+
+    Attributes:
+        name: the profile's name (``oco``, ``hmrc-dms``).
+        document: the document type's name, or its kind when unnamed.
+        kind: ``DEC`` or ``RES``.
+        root: Clark name of the root element.
+        payload: Clark name of the payload element under the root, or None when the root is the payload.
+        when: the XPath condition on the payload, or None.
+        wco_versions: WCO Data Model versions accepted; empty accepts any.
+        source: the descriptor file.
+    """
+
+    def __init__(self, descriptor: ProfileDescriptor, document: DocumentSpec, schema: etree.XMLSchema,
+                 source: Path) -> None:
+        ns: Mapping[str, str] = descriptor.namespaces
+        self.name = descriptor.name
+        self.document = document.label
+        self.kind = document.kind
+        self.root = document.root
+        self.payload = document.payload
+        self.when = document.when
+        self.wco_versions = frozenset(descriptor.wco_versions)
+        self.source = source
+        self._schema = schema
+        self._prefixes = {uri: prefix for prefix, uri in ns.items()}
+        index = descriptor.documents.index(document)
+        self._when = (compile_xpath(document.when, ns, key=f"documents.{index}.when", descriptor=source,
+                                    wrap="boolean") if document.when else None)
+        routing = descriptor.routing_for(document)
+        self._version = (compile_xpath(routing.wco_version, ns, key="routing.wco_version", descriptor=source,
+                                       wrap="string") if routing and routing.wco_version else None)
+        self._routing = RoutingReader(routing, ns, source) if routing and document.kind == "DEC" else None
+
+    @property
+    def label(self) -> str:
+        """``profile/document``, as shown to operators (``hmrc-dms/cancellation``)."""
+        return f"{self.name}/{self.document}"
+
+    def matches(self, payload: etree._Element) -> bool:
+        """Return whether the ``when`` condition holds (always, when there is none).
+
+        Args:
+            payload: the payload element (the root when the profile names no payload).
+        """
+        return self._when is None or bool(self._when(payload))
+
+    def check_version(self, root: etree._Element) -> None:
+        """Refuse a document whose WCO Data Model version the profile does not accept.
+
+        Args:
+            root: the document's root element.
+
+        Raises:
+            Unidentified: the version is present and not accepted (code OCO-UNSUPPORTED-WCO-VERSION).
+        """
+        if self._version is None or not self.wco_versions:
+            return
+        version = self._version(root).strip()
+        if version and version not in self.wco_versions:
+            raise Unidentified([Issue(
+                code="OCO-UNSUPPORTED-WCO-VERSION",
+                message=f"WCO Data Model version {version!r} is not accepted by profile {self.name!r} "
+                        f"(accepted: {', '.join(sorted(self.wco_versions))})",
+            )], stage="identify")
+
+    def validate(self, root: etree._Element) -> list[Issue]:
+        """Validate against the profile's XSDs; return every error, or an empty list.
+
+        Args:
+            root: the document's root element.
+        """
+        if self._schema.validate(root):
+            return []
+        return schema_issues(self._schema.error_log, root, self._prefixes)
+
+    def extract(self, root: etree._Element) -> RoutingFields:
+        """Read the routing fields of a declaration.
+
+        Args:
+            root: the document's root element.
+
+        Raises:
+            Unidentified: not a declaration (OCO-NOT-A-DECLARATION), or a required field is missing
+                (OCO-MISSING-ROUTING-FIELD).
+        """
+        if self._routing is None:
+            raise Unidentified([Issue(
+                code="OCO-NOT-A-DECLARATION",
+                message=f"this is a {self.kind} document ({self.label}); only declarations can be submitted",
+            )], stage="extract")
+        return self._routing(root)
+
+    def __repr__(self) -> str:
+        return f"<Profile {self.label} {self.kind} {self.root} > {self.payload}>"

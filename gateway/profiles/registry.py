@@ -1,0 +1,156 @@
+"""Load every profile folder once at start-up, and pick the profile of each message by its root and payload."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lxml import etree
+
+from gateway.errors import Issue, ProfileError, Unidentified
+from gateway.profiles._schema import compile_schema
+from gateway.profiles.descriptor import DESCRIPTOR_NAME, load_descriptor
+from gateway.profiles.profile import Profile
+
+__all__ = ["ProfileRegistry"]
+
+
+@dataclass(slots=True)
+class _RootEntry:
+    payload_tags: tuple[str, ...] = ()
+    # payload tag (None: the root is the payload) -> candidates, those with a `when` first.
+    candidates: dict[str | None, list[Profile]] = field(default_factory=dict)
+
+
+class ProfileRegistry:
+    """The loaded profiles, indexed by (root tag, payload tag) for a dict lookup per message.
+
+    Args:
+        profiles: compiled document types; normally built by :meth:`load`.
+
+    Raises:
+        ProfileError: two document types claim the same root, payload and ``when``, or two profiles
+            share a name.
+    """
+
+    def __init__(self, profiles: Iterable[Profile]) -> None:
+        self._profiles = tuple(profiles)
+        self._index: dict[str, _RootEntry] = {}
+        claimed: dict[tuple[str, str | None, str | None], Profile] = {}
+        owners: dict[str, Path] = {}
+        for p in self._profiles:
+            if owners.setdefault(p.name, p.source) != p.source:
+                raise ProfileError(f"two profiles are named {p.name!r}: {owners[p.name]} and {p.source}; "
+                                   "rename one (its `name:`) or remove it from the profiles folder")
+            key = (p.root, p.payload, p.when)
+            if key in claimed:
+                other = claimed[key]
+                raise ProfileError(f"{p.source}: document {p.document!r} claims the same root {p.root}, payload "
+                                   f"{p.payload} and condition {p.when!r} as {other.label} ({other.source}); "
+                                   "give one a `when:` condition or remove it")
+            claimed[key] = p
+            entry = self._index.setdefault(p.root, _RootEntry())
+            entry.candidates.setdefault(p.payload, []).append(p)
+            if p.payload is not None and p.payload not in entry.payload_tags:
+                entry.payload_tags += (p.payload,)
+        for entry in self._index.values():
+            for candidates in entry.candidates.values():
+                candidates.sort(key=lambda c: c.when is None)  # stable: descriptor order among conditions
+
+    @classmethod
+    def load(cls, dirs: Iterable[str | Path] | str | Path) -> ProfileRegistry:
+        """Load and compile every profile found: a folder holding ``profile.yaml``, or a folder of those.
+
+        Each XSD set is compiled once, even when several document types list it.
+
+        Args:
+            dirs: profile folders, or folders of profile folders.
+
+        Raises:
+            ProfileError: a folder is missing or holds no profile, a descriptor or XSD is wrong, or two
+                profiles conflict. The message names the file and what to do.
+        """
+        if isinstance(dirs, (str, Path)):
+            dirs = [dirs]
+        profiles: list[Profile] = []
+        compiled: dict[tuple[Path, ...], etree.XMLSchema] = {}
+        for descriptor_path in _find_descriptors([Path(d) for d in dirs]):
+            descriptor = load_descriptor(descriptor_path)
+            schema_root = (descriptor_path.parent / descriptor.schema_root).resolve()
+            if not schema_root.is_dir():
+                raise ProfileError(f"{descriptor_path}: schema_root {descriptor.schema_root!r} resolves to "
+                                   f"{schema_root}, which is not a folder; fix `schema_root`")
+            for doc in descriptor.documents:
+                paths = tuple((schema_root / s).resolve() for s in doc.schemas)
+                if paths not in compiled:
+                    compiled[paths] = compile_schema(paths, descriptor_path)
+                profiles.append(Profile(descriptor, doc, compiled[paths], descriptor_path))
+        return cls(profiles)
+
+    @property
+    def profiles(self) -> tuple[Profile, ...]:
+        """Every compiled document type, in load order."""
+        return self._profiles
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The loaded profiles' names, each once, in load order."""
+        return tuple(dict.fromkeys(p.name for p in self._profiles))
+
+    def __iter__(self) -> Iterator[Profile]:
+        return iter(self._profiles)
+
+    def __len__(self) -> int:
+        return len(self._profiles)
+
+    def select(self, root: etree._Element) -> Profile:
+        """Return the document type of a parsed message.
+
+        Args:
+            root: the message's root element.
+
+        Raises:
+            Unidentified: no loaded profile reads this root and payload (OCO-UNKNOWN-PROFILE), or its WCO
+                version is not accepted (OCO-UNSUPPORTED-WCO-VERSION).
+        """
+        entry = self._index.get(root.tag)
+        payload = None
+        if entry is not None:
+            if entry.payload_tags:
+                payload = next(root.iterchildren(*entry.payload_tags), None)
+            target = root if payload is None else payload
+            for candidate in entry.candidates.get(None if payload is None else payload.tag, ()):
+                if candidate.matches(target):
+                    candidate.check_version(root)
+                    return candidate
+        raise self._unknown(root, payload)
+
+    def _unknown(self, root: etree._Element, payload: etree._Element | None) -> Unidentified:
+        if payload is None:  # name the foreign payload: the first child outside the root's namespace
+            own = etree.QName(root).namespace
+            payload = next((c for c in root.iterchildren(etree.Element) if etree.QName(c).namespace != own), None)
+        known = sorted({f"{p.name}: {p.root}" + (f" > {p.payload}" if p.payload else "") for p in self._profiles})
+        seen = root.tag + (f" > {payload.tag}" if payload is not None else "")
+        return Unidentified([Issue(
+            code="OCO-UNKNOWN-PROFILE",
+            message=f"no loaded profile reads a {seen} document; known: {'; '.join(known) or 'none'}",
+            line=root.sourceline,
+        )], stage="identify")
+
+
+def _find_descriptors(dirs: Sequence[Path]) -> list[Path]:
+    found = []
+    for folder in dirs:
+        if not folder.is_dir():
+            raise ProfileError(f"profiles folder {folder} does not exist; set OCO_PROFILES_DIR or --profiles "
+                               "to a folder holding profile.yaml (or folders that do)")
+        if (folder / DESCRIPTOR_NAME).is_file():
+            found.append(folder / DESCRIPTOR_NAME)
+            continue
+        inside = sorted(sub / DESCRIPTOR_NAME for sub in folder.iterdir() if (sub / DESCRIPTOR_NAME).is_file())
+        if not inside:
+            raise ProfileError(f"no {DESCRIPTOR_NAME} in {folder} or its sub-folders; "
+                               "point the profiles setting at a profile folder (see schemas/README.md)")
+        found.extend(inside)
+    return found

@@ -1,0 +1,52 @@
+"""Topic names: one topic per submitting participant and per member, so broker ACLs can be per topic."""
+
+from __future__ import annotations
+
+__all__ = ["DEAD_LETTER", "deliver_topic", "participant_of", "reply_topic", "submit_topic"]
+
+DEAD_LETTER = "oco.dlq"
+_SUBMIT = "oco.submit."
+
+
+def submit_topic(participant: str) -> str:
+    """Return the topic a participant writes its declarations to.
+
+    Args:
+        participant: participant id, as in the network configuration.
+    """
+    return f"{_SUBMIT}{participant}"
+
+
+def reply_topic(participant: str) -> str:
+    """Return the topic the gateway writes a participant's Responses to.
+
+    Args:
+        participant: participant id.
+    """
+    return f"oco.reply.{participant}"
+
+
+def deliver_topic(member: str) -> str:
+    """Return the topic holding validated declarations for one member's national system.
+
+    Args:
+        member: ISO 3166-1 alpha-2 member code (``FJ``).
+    """
+    return f"oco.deliver.{member}"
+
+
+def participant_of(topic: str) -> str:
+    """Return the participant that owns a submit topic.
+
+    The topic, not anything inside the message, says who submitted: broker ACLs let only that
+    participant write to it, so a member can act only as itself.
+
+    Args:
+        topic: a topic named by :func:`submit_topic`.
+
+    Raises:
+        ValueError: the topic is not a submit topic.
+    """
+    if not topic.startswith(_SUBMIT) or len(topic) == len(_SUBMIT):
+        raise ValueError(f"{topic!r} is not a submit topic ({_SUBMIT}<participant>)")
+    return topic[len(_SUBMIT):]

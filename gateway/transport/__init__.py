@@ -1,0 +1,1 @@
+"""Kafka transport: the FastStream app, the batch handler and topic administration (aiokafka lives here)."""

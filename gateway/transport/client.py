@@ -1,0 +1,143 @@
+"""A member system's side of the exchange: submit declarations and collect the gateway's replies."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from types import TracebackType
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import KafkaError
+
+from gateway import headers as h
+from gateway.errors import BrokerError
+from gateway.topics import reply_topic, submit_topic
+
+__all__ = ["ParticipantClient", "TopicTail"]
+
+
+class TopicTail:
+    """Read a topic from its current end on, collecting records by tracking id (no consumer group).
+
+    Args:
+        bootstrap_servers: Kafka address.
+        topic: the topic to follow.
+    """
+
+    def __init__(self, bootstrap_servers: str, topic: str) -> None:
+        self.topic = topic
+        self._bootstrap = bootstrap_servers
+        self._consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+        self.records: dict[str, Any] = {}
+
+    async def start(self) -> None:
+        """Connect and position at the end of every partition.
+
+        Raises:
+            BrokerError: Kafka cannot be reached or the topic does not exist.
+        """
+        try:
+            await self._consumer.start()
+            partitions = await self._partitions()
+            self._consumer.assign([TopicPartition(self.topic, p) for p in sorted(partitions)])
+            await self._consumer.seek_to_end()
+        except KafkaError as exc:
+            await self.stop()
+            raise BrokerError(f"cannot read {self.topic} from Kafka at {self._bootstrap}: {exc}") from exc
+
+    async def stop(self) -> None:
+        """Disconnect."""
+        await self._consumer.stop()
+
+    async def _partitions(self) -> set[int]:
+        for _ in range(50):
+            found = self._consumer.partitions_for_topic(self.topic)
+            if found:
+                return found
+            await self._consumer._client.force_metadata_update()  # noqa: SLF001 - aiokafka has no public call
+            await asyncio.sleep(0.2)
+        raise BrokerError(f"topic {self.topic} does not exist: is the gateway running with it configured?")
+
+    async def wait_for(self, tracking_ids: set[str], timeout: float = 30.0) -> dict[str, Any]:
+        """Collect records until every tracking id was seen or the time is up; return those seen.
+
+        Args:
+            tracking_ids: the ids to wait for.
+            timeout: seconds to wait in all.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not tracking_ids <= self.records.keys() and loop.time() < deadline:
+            batch = await self._consumer.getmany(timeout_ms=200, max_records=1000)
+            for records in batch.values():
+                for record in records:
+                    tid = dict(record.headers or ()).get(h.TRACKING_ID)
+                    if tid is not None:
+                        self.records.setdefault(tid.decode(), record)
+        return {t: self.records[t] for t in tracking_ids if t in self.records}
+
+
+class ParticipantClient:
+    """Publish to ``oco.submit.<participant>`` and read ``oco.reply.<participant>``, as a member system would.
+
+    The reply reader starts at the end of the reply topic before anything is sent, so it sees exactly
+    the replies to this session's submissions. Use as ``async with``.
+
+    Args:
+        bootstrap_servers: Kafka address.
+        participant: the participant to act as.
+    """
+
+    def __init__(self, bootstrap_servers: str, participant: str) -> None:
+        self.participant = participant
+        self._producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, acks="all",
+                                          enable_idempotence=True, linger_ms=5, max_request_size=8 * 1024 * 1024)
+        self._replies = TopicTail(bootstrap_servers, reply_topic(participant))
+        self._bootstrap = bootstrap_servers
+
+    async def __aenter__(self) -> ParticipantClient:
+        await self._replies.start()
+        try:
+            await self._producer.start()
+        except KafkaError as exc:
+            await self._close()
+            raise BrokerError(f"cannot reach Kafka at {self._bootstrap}: {exc}") from exc
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self._close()
+
+    async def _close(self) -> None:
+        await self._producer.stop()
+        await self._replies.stop()
+
+    async def submit(self, payload: bytes, *, key: bytes | None = None, tracking_id: str | None = None) -> str:
+        """Publish one declaration; return its tracking id once the broker acknowledged it.
+
+        Args:
+            payload: the XML document.
+            key: Kafka key (participant + LRN keeps one declaration's versions in order).
+            tracking_id: reuse an id; a new UUID by default.
+
+        Raises:
+            BrokerError: the broker did not acknowledge the message.
+        """
+        tracking_id = tracking_id or str(uuid.uuid4())
+        try:
+            await self._producer.send_and_wait(submit_topic(self.participant), payload, key=key,
+                                               headers=[(h.TRACKING_ID, tracking_id.encode())])
+        except KafkaError as exc:
+            raise BrokerError(f"submit to {submit_topic(self.participant)} failed: {exc}") from exc
+        return tracking_id
+
+    async def replies(self, tracking_ids: set[str], timeout: float = 30.0) -> dict[str, bytes]:
+        """Wait for the replies to the given tracking ids; return the reply documents that came in time.
+
+        Args:
+            tracking_ids: ids returned by :meth:`submit`.
+            timeout: seconds to wait in all.
+        """
+        found = await self._replies.wait_for(tracking_ids, timeout)
+        return {t: r.value for t, r in found.items()}

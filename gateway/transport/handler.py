@@ -1,0 +1,100 @@
+"""The batch handler: run the pipeline over a batch of records, publish every output, then let it commit.
+
+At-least-once: the offsets of a batch are committed (by the subscriber's ack policy) only after this
+returns, i.e. after the broker acknowledged every output. Any failure raises, the batch is NACKed (the
+consumer seeks back) and processed again: duplicates are possible, loss is not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from gateway import headers as h
+from gateway.errors import Rejection
+from gateway.pipeline import Pipeline, tracking_id_for
+from gateway.pipeline.context import SourceRef, Submission
+from gateway.pipeline.route import Output
+from gateway.topics import participant_of
+
+__all__ = ["BatchHandler", "MessageResult", "Publish"]
+
+Publish = Callable[[Output], Awaitable[Any]]
+"""Publishes one record and resolves once the broker acknowledged it."""
+
+
+@dataclass(frozen=True, slots=True)
+class MessageResult:
+    """What became of one input record: for metrics and logs."""
+
+    participant: str
+    tracking_id: str
+    outputs: tuple[Output, ...]
+    rejection: Rejection | None
+    seconds: float
+    size: int
+    timestamp_ms: int | None
+
+
+class BatchHandler:
+    """Process a batch of submit-topic records and publish the outputs.
+
+    Args:
+        pipeline: the stage runner.
+        publish: sends one output; awaited for all outputs of the batch at once.
+    """
+
+    def __init__(self, pipeline: Pipeline, publish: Publish) -> None:
+        self._pipeline = pipeline
+        self._publish = publish
+        # One worker thread: lxml parsers and schemas are not shared across threads, and the
+        # event loop stays free for Kafka heartbeats and fetches while a batch is validated.
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="oco-pipeline")
+
+    async def __call__(self, records: Sequence[Any]) -> list[MessageResult]:
+        """Process records (aiokafka ``ConsumerRecord``s) and publish their outputs.
+
+        Args:
+            records: one consumed batch.
+
+        Raises:
+            Exception: whatever publishing raised; the caller must not commit the batch.
+        """
+        loop = asyncio.get_running_loop()
+        results = await loop.run_in_executor(self._executor, self._process_all, records)
+        await asyncio.gather(*(self._publish(o) for r in results for o in r.outputs))
+        return results
+
+    def _process_all(self, records: Sequence[Any]) -> list[MessageResult]:
+        return [self._process(record) for record in records]
+
+    def _process(self, record: Any) -> MessageResult:
+        started = time.perf_counter()
+        source = SourceRef(record.topic, record.partition, record.offset)
+        headers = {k: v.decode("utf-8", "replace") for k, v in (record.headers or ())}
+        payload = record.value or b""
+        submission = Submission(
+            payload=payload,
+            participant=participant_of(record.topic),
+            tracking_id=tracking_id_for(source, headers.get(h.TRACKING_ID)),
+            source=source,
+            headers=headers,
+        )
+        outputs, rejection = self._pipeline(submission)
+        return MessageResult(
+            participant=submission.participant,
+            tracking_id=submission.tracking_id,
+            outputs=tuple(outputs),
+            rejection=rejection,
+            seconds=time.perf_counter() - started,
+            size=len(payload),
+            timestamp_ms=record.timestamp,
+        )
+
+    def close(self) -> None:
+        """Release the worker thread."""
+        self._executor.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,68 @@
+"""Create the gateway's topics when they are missing: the broker does not auto-create them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import structlog
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+
+from gateway.config import GatewaySettings
+from gateway.errors import BrokerError
+from gateway.topics import DEAD_LETTER, deliver_topic, reply_topic, submit_topic
+
+__all__ = ["ensure_topics", "gateway_topics"]
+
+log = structlog.get_logger(__name__)
+
+
+def gateway_topics(settings: GatewaySettings) -> list[str]:
+    """Return every topic the configured network needs: submit and reply per participant, deliver per member.
+
+    Args:
+        settings: the network configuration.
+    """
+    names = [DEAD_LETTER]
+    for participant in sorted(settings.participants):
+        names += [submit_topic(participant), reply_topic(participant)]
+    names += [deliver_topic(member) for member in sorted(settings.members)]
+    return names
+
+
+async def ensure_topics(settings: GatewaySettings, names: Iterable[str] | None = None) -> list[str]:
+    """Create the topics that do not exist yet; return the ones created.
+
+    Args:
+        settings: Kafka address, partitions and replication factor.
+        names: topics to ensure; all of :func:`gateway_topics` by default.
+
+    Raises:
+        BrokerError: the cluster cannot be reached or refuses to create a topic.
+    """
+    wanted = list(names) if names is not None else gateway_topics(settings)
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap_servers,
+                                client_id=f"{settings.kafka.client_id}-admin")
+    try:
+        await admin.start()
+        existing = set(await admin.list_topics())
+        missing = [n for n in wanted if n not in existing]
+        if missing:
+            k = settings.kafka
+            # Topic-level limit: the broker's default (1 MiB) is below what the gateway accepts.
+            configs = {"max.message.bytes": str(settings.gateway.max_message_bytes + 64 * 1024)}
+            result = await admin.create_topics([
+                NewTopic(n, num_partitions=k.partitions, replication_factor=k.replication_factor, topic_configs=configs)
+                for n in missing])
+            for topic, code, message in getattr(result, "topic_errors", []):
+                if code and code != TopicAlreadyExistsError.errno:
+                    raise BrokerError(f"cannot create topic {topic}: error {code} {message}")
+            log.info("topics_created", topics=missing)
+        return missing
+    except KafkaError as exc:
+        raise BrokerError(
+            f"cannot reach Kafka at {settings.kafka.bootstrap_servers} to create topics: {exc}. "
+            "Check kafka.bootstrap_servers (OCO_KAFKA__BOOTSTRAP_SERVERS) and that the broker is up."
+        ) from exc
+    finally:
+        await admin.close()

@@ -1,0 +1,60 @@
+"""Fixtures for tests that run the gateway against the session's real Kafka broker."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from gateway.ops.broker import free_ports
+from gateway.ops.process import GatewayProcess
+
+_SEQ = itertools.count()
+
+
+class Network:
+    """A network configuration of its own (unique participant ids, so tests never share topics)."""
+
+    def __init__(self, tmp_path: Path, bootstrap: str) -> None:
+        n = next(_SEQ)
+        self.bootstrap = bootstrap
+        self.fiji = f"t{n}-fj-broker"
+        self.samoa = f"t{n}-ws-broker"
+        self.kiwi = f"t{n}-nz-tradelink"
+        self.path = tmp_path / "network.yaml"
+        self.path.write_text(yaml.safe_dump({
+            "kafka": {"bootstrap_servers": bootstrap, "group_id": f"gw-test-{n}", "batch_max_records": 200},
+            "participants": {p: {"name": p} for p in (self.fiji, self.samoa, self.kiwi)},
+            "members": {
+                "FJ": {"name": "Fiji", "submitters": [self.fiji, self.kiwi]},
+                "WS": {"name": "Samoa", "submitters": [self.samoa, self.kiwi]},
+                "NZ": {"name": "New Zealand", "submitters": [self.kiwi]},
+            },
+        }))
+
+    def gateway(self, tmp_path: Path, name: str = "gateway") -> GatewayProcess:
+        """Return (not started) a gateway process on this network."""
+        return GatewayProcess(self.path, bootstrap_servers=self.bootstrap, metrics_port=free_ports(1)[0],
+                              log_path=tmp_path / f"{name}.log")
+
+
+@pytest.fixture
+def network(tmp_path: Path, kafka_bootstrap: str) -> Network:
+    """A fresh network configuration on the session broker."""
+    return Network(tmp_path, kafka_bootstrap)
+
+
+@pytest.fixture
+def running_gateway(network: Network, tmp_path: Path) -> Iterator[GatewayProcess]:
+    """The gateway running as its own process on a fresh network, stopped after the test."""
+    process = network.gateway(tmp_path)
+    process.start()
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
