@@ -13,6 +13,7 @@ from bench.corpus import SizeSummary
 from bench.report import Report, render, write_json
 from bench.runner import Options, machine, run, say
 from gateway.errors import GatewayError
+from gateway.ops.logging import configure_logging
 
 _QUICK_COUNT = 200
 _QUICK_SECONDS = 3.0
@@ -51,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
         argv: arguments; default ``sys.argv[1:]``.
     """
     args = parse_args(argv)
+    # The gateway's helpers log through structlog; here only warnings matter, on stderr, not in the table.
+    configure_logging("console", "WARNING")
     # SIGTERM unwinds like Ctrl-C, so the gateway and the broker are always stopped.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     command = ("python -m bench " + shlex.join(sys.argv[1:] if argv is None else argv)).strip()

@@ -76,7 +76,7 @@ async def throughput(gateway: GatewayProcess, collector: ReplyCollector, trackin
                          f"{stall_timeout:g}s); the gateway's log ends with:\n{gateway.log_tail()}")
     arrivals = [collector.arrived[t] for t in tracking_ids]
     end_at = max(arrivals)
-    end = probe.read()
+    end = probe.read(messages_at_least=(start.counters.messages if start.counters else 0) + len(tracking_ids))
     _require_all_received(collector, len(tracking_ids), gateway)
     seconds = end_at - ready_at
     m = Measurement("end_to_end", "end-to-end throughput, backlog drained", len(tracking_ids), seconds,
@@ -153,7 +153,7 @@ async def latency(bootstrap_servers: str, collector: ReplyCollector, corpus: Seq
     finally:
         await prod.stop()
     missing = await collector.wait_for(set(due), stall_timeout)
-    end = probe.read()
+    end = probe.read(messages_at_least=(start.counters.messages if start.counters else 0) + count)
     if missing:
         raise BenchError(f"{len(missing)} of {count} paced declarations got no reply; the gateway's log ends "
                          f"with:\n{gateway.log_tail()}")

@@ -3,19 +3,35 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from gateway import headers as h
 
-__all__ = ["Outgoing", "ReplyCollector", "new_tracking_id", "produce_all", "producer", "read_tracking_ids"]
+__all__ = ["Outgoing", "ReplyCollector", "new_tracking_id", "produce_all", "producer", "quiet_kafka_client",
+           "read_tracking_ids"]
 
 FETCH_BYTES = 8 * 1024 * 1024  # as the gateway's consumer: max_message_bytes * 2
+
+
+@contextlib.contextmanager
+def quiet_kafka_client() -> Iterator[None]:
+    """Silence aiokafka's logger for a while: a broker just started answers NotLeader and
+    GroupCoordinatorNotAvailable until its partitions and ``__consumer_offsets`` exist, and aiokafka retries."""
+    logger = logging.getLogger("aiokafka")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,7 +205,7 @@ async def read_tracking_ids(bootstrap_servers: str, topics: Sequence[str], parti
         await consumer.seek_to_beginning(*tps)
         ends = await consumer.end_offsets(tps)
         deadline = time.monotonic() + timeout
-        while any(await consumer.position(tp) < end for tp, end in ends.items()):
+        while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"could not read {topics} to their end in {timeout:g}s")
             batch = await consumer.getmany(timeout_ms=200, max_records=2000)

@@ -86,12 +86,13 @@ class CpuSnapshot:
 
 @dataclass(frozen=True, slots=True)
 class GatewayCounters:
-    """Cumulative figures from the gateway's ``/metrics``: messages, pipeline seconds, batches."""
+    """Cumulative figures from the gateway's ``/metrics``: messages, pipeline seconds, batches, in-gateway latency."""
 
     messages: float
     processing_seconds: float
     batches: float
     batch_seconds: float
+    in_gateway_seconds: float  # sum over messages of input record timestamp -> outputs acknowledged
 
     @classmethod
     def parse(cls, text: str) -> GatewayCounters:
@@ -107,7 +108,8 @@ class GatewayCounters:
         return cls(messages=samples.get("oco_gateway_messages_total", 0.0),
                    processing_seconds=samples.get("oco_gateway_processing_seconds_sum", 0.0),
                    batches=samples.get("oco_gateway_batch_seconds_count", 0.0),
-                   batch_seconds=samples.get("oco_gateway_batch_seconds_sum", 0.0))
+                   batch_seconds=samples.get("oco_gateway_batch_seconds_sum", 0.0),
+                   in_gateway_seconds=samples.get("oco_gateway_end_to_end_seconds_sum", 0.0))
 
     def since(self, earlier: GatewayCounters) -> GatewayCounters:
         """Return the increase since an earlier reading.
@@ -116,16 +118,18 @@ class GatewayCounters:
             earlier: the reading at the start of the interval.
         """
         return GatewayCounters(self.messages - earlier.messages, self.processing_seconds - earlier.processing_seconds,
-                               self.batches - earlier.batches, self.batch_seconds - earlier.batch_seconds)
+                               self.batches - earlier.batches, self.batch_seconds - earlier.batch_seconds,
+                               self.in_gateway_seconds - earlier.in_gateway_seconds)
 
     def describe(self) -> str:
-        """One line: messages, batches, mean batch size, pipeline time per message and per batch."""
-        if not self.messages or not self.batches:
+        """One line: messages, batches, mean batch size, pipeline share of batch time, in-gateway latency."""
+        if not self.messages or not self.batches or not self.batch_seconds:
             return f"{self.messages:.0f} messages in {self.batches:.0f} batches"
         return (f"{self.messages:.0f} messages in {self.batches:.0f} batches (mean {self.messages / self.batches:.0f}"
-                f"/batch); pipeline {self.processing_seconds / self.messages * 1000:.2f} ms/message = "
-                f"{self.processing_seconds / self.batch_seconds:.0%} of batch time "
-                f"({self.batch_seconds / self.batches * 1000:.0f} ms/batch incl. publish + acks)")
+                f"/batch, {self.batch_seconds / self.batches * 1000:.0f} ms/batch incl. publish + acks); pipeline "
+                f"{self.processing_seconds / self.messages * 1000:.2f} ms/message = "
+                f"{self.processing_seconds / self.batch_seconds:.0%} of batch time; input record timestamp -> "
+                f"outputs acked: mean {self.in_gateway_seconds / self.messages * 1000:.0f} ms")
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,18 +152,28 @@ class Probe:
         self._gateway = gateway
         self._pids = {"broker": broker_pid} if broker_pid else {}
 
-    def read(self) -> Reading:
-        """Return the current reading (CPU first: it is the time-sensitive part)."""
+    def read(self, messages_at_least: float = 0.0, wait: float = 5.0) -> Reading:
+        """Return the current reading (CPU first: it is the time-sensitive part).
+
+        Args:
+            messages_at_least: wait (up to ``wait`` s) for the gateway's message counter to reach this:
+                it counts a batch only after its outputs were acknowledged, which a reply reader may see first.
+            wait: seconds to wait for the counter.
+        """
         if "gateway" not in self._pids:
             found = child_pids("-m gateway run")
             if found:
                 self._pids["gateway"] = found[0]
         cpu = CpuSnapshot.take(self._pids)
-        try:
-            counters = GatewayCounters.parse(self._gateway.metrics_text())
-        except OSError:
-            counters = None  # the figures are diagnostics: a failed scrape must not fail the run
-        return Reading(cpu, counters)
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                counters = GatewayCounters.parse(self._gateway.metrics_text())
+            except OSError:
+                return Reading(cpu, None)  # the figures are diagnostics: a failed scrape must not fail the run
+            if counters.messages >= messages_at_least or time.monotonic() > deadline:
+                return Reading(cpu, counters)
+            time.sleep(0.05)
 
 
 def describe_interval(start: Reading, end: Reading, cpus: int) -> dict[str, str]:

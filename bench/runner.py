@@ -17,7 +17,8 @@ from bench import BenchError
 from bench.baselines import consume_only, full_pipeline, parse_validate
 from bench.corpus import Declaration, SizeSummary, generate_corpus
 from bench.end_to_end import latency, throughput
-from bench.kafka_io import Outgoing, ReplyCollector, new_tracking_id, produce_all, read_tracking_ids
+from bench.kafka_io import (Outgoing, ReplyCollector, new_tracking_id, produce_all, quiet_kafka_client,
+                            read_tracking_ids)
 from bench.network import MEMBERS, PARTICIPANTS, write_network
 from bench.probes import Probe, describe_interval
 from bench.report import Report
@@ -122,10 +123,12 @@ def run(options: Options, report: Report | None = None, command: str = "") -> Re
 async def _kafka_phases(report: Report, options: Options, corpus: list[Declaration], settings: GatewaySettings,
                         broker: LocalBroker, gateway: GatewayProcess) -> None:
     bootstrap = broker.bootstrap_servers
-    await ensure_topics(settings)  # every topic of the network, so the reply collector can follow them now
     backlog = {new_tracking_id(): d for d in corpus}
     say(f"producing the corpus to {', '.join(submit_topic(p) for p in PARTICIPANTS)} (acks=all) ...")
-    await produce_all(bootstrap, (Outgoing(submit_topic(d.participant), d.key, d.payload, t) for t, d in backlog.items()))
+    with quiet_kafka_client():
+        await ensure_topics(settings)  # every topic of the network, so the reply collector can follow them now
+        await produce_all(bootstrap, (Outgoing(submit_topic(d.participant), d.key, d.payload, t)
+                                      for t, d in backlog.items()))
 
     say("baseline (a): consume only ...")
     report.measurements.append(await consume_only(

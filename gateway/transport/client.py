@@ -45,6 +45,9 @@ class TopicTail:
         except KafkaError as exc:
             await self.stop()
             raise BrokerError(f"cannot read {self.topic} from Kafka at {self._bootstrap}: {exc}") from exc
+        except BaseException:
+            await self.stop()
+            raise
 
     async def stop(self) -> None:
         """Disconnect."""
@@ -113,8 +116,11 @@ class ParticipantClient:
         await self._producer.stop()
         await self._replies.stop()
 
-    async def submit(self, payload: bytes, *, key: bytes | None = None, tracking_id: str | None = None) -> str:
-        """Publish one declaration; return its tracking id once the broker acknowledged it.
+    async def send(self, payload: bytes, *, key: bytes | None = None,
+                   tracking_id: str | None = None) -> tuple[str, asyncio.Future[Any]]:
+        """Queue one declaration; return its tracking id and a future resolved by the broker's ack.
+
+        Sending many before awaiting their futures lets the producer batch them.
 
         Args:
             payload: the XML document.
@@ -122,12 +128,30 @@ class ParticipantClient:
             tracking_id: reuse an id; a new UUID by default.
 
         Raises:
-            BrokerError: the broker did not acknowledge the message.
+            BrokerError: the message could not be queued.
         """
         tracking_id = tracking_id or str(uuid.uuid4())
         try:
-            await self._producer.send_and_wait(submit_topic(self.participant), payload, key=key,
-                                               headers=[(h.TRACKING_ID, tracking_id.encode())])
+            ack = await self._producer.send(submit_topic(self.participant), payload, key=key,
+                                            headers=[(h.TRACKING_ID, tracking_id.encode())])
+        except KafkaError as exc:
+            raise BrokerError(f"submit to {submit_topic(self.participant)} failed: {exc}") from exc
+        return tracking_id, ack
+
+    async def submit(self, payload: bytes, *, key: bytes | None = None, tracking_id: str | None = None) -> str:
+        """Publish one declaration; return its tracking id once the broker acknowledged it.
+
+        Args:
+            payload: the XML document.
+            key: Kafka key.
+            tracking_id: reuse an id; a new UUID by default.
+
+        Raises:
+            BrokerError: the broker did not acknowledge the message.
+        """
+        tracking_id, ack = await self.send(payload, key=key, tracking_id=tracking_id)
+        try:
+            await ack
         except KafkaError as exc:
             raise BrokerError(f"submit to {submit_topic(self.participant)} failed: {exc}") from exc
         return tracking_id

@@ -7,9 +7,11 @@ import time
 
 import pytest
 
+from gateway.config import load_settings
 from gateway.samples import make_declaration
 from gateway.topics import deliver_topic, reply_topic
 from gateway.transport.client import ParticipantClient, TopicTail
+from gateway.transport.topics import ensure_topics
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -31,6 +33,7 @@ class TestCrashRecovery:
         for i in range(TOTAL):
             body = templates[i % 50].replace(f"CRASH-{i % 50}".encode(), f"CRASH-{i:05d}".encode(), 1)
             payloads.append(body if i % 10 else body[:200])  # every tenth is malformed: a rejection path too
+        await ensure_topics(load_settings(network.path))
         replies = TopicTail(network.bootstrap, reply_topic(network.fiji))
         deliveries = TopicTail(network.bootstrap, deliver_topic("FJ"))
         await replies.start()
@@ -38,9 +41,9 @@ class TestCrashRecovery:
         try:
             async with ParticipantClient(network.bootstrap, network.fiji) as client:
                 ids = [f"crash-{i:05d}" for i in range(TOTAL)]
-                acks = [await client.send(p, key=f"{network.fiji}:CRASH-{i:05d}".encode(), tracking_id=t)
+                sent = [await client.send(p, key=f"{network.fiji}:CRASH-{i:05d}".encode(), tracking_id=t)
                         for i, (p, t) in enumerate(zip(payloads, ids))]
-                await asyncio.gather(*acks)
+                await asyncio.gather(*(ack for _, ack in sent))
             wanted = set(ids)
 
             first = network.gateway(tmp_path, "first")
@@ -48,6 +51,7 @@ class TestCrashRecovery:
             await wait_until(replies, wanted, at_least=TOTAL // 4, timeout=120)
             done_before_kill = len(replies.records.keys() & wanted)
             first.kill()
+            print(f"killed after {done_before_kill} of {TOTAL} replies")
             assert done_before_kill < TOTAL, "the gateway finished before the kill: the test proved nothing"
 
             second = network.gateway(tmp_path, "second")
