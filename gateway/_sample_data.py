@@ -8,8 +8,18 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-__all__ = ["BROKERS", "EXPORT_GOODS", "FOREIGN_TRADERS", "Goods", "IMPORT_GOODS", "LOCAL_TRADERS", "Member",
-           "MEMBERS", "VESSELS", "member"]
+__all__ = [
+    "BROKERS",
+    "EXPORT_GOODS",
+    "FOREIGN_TRADERS",
+    "IMPORT_GOODS",
+    "LOCAL_TRADERS",
+    "MEMBERS",
+    "VESSELS",
+    "Goods",
+    "Member",
+    "member",
+]
 
 
 class Member(NamedTuple):

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from typing import Any, cast
 
 from lxml import etree
 
@@ -20,7 +21,7 @@ _STATUS = {code: status for status, code in FUNCTION_CODES.items()}
 _MD = "urn:wco:datamodel:WCO:DocumentMetaData-OCO:1"
 _RES = "urn:wco:datamodel:WCO:RES-OCO:1"
 _DS = "urn:wco:datamodel:WCO:DS-OCO:1"
-_NSMAP = {"md": _MD, None: _RES, "ds": _DS}
+_NSMAP: dict[Any, str] = {"md": _MD, None: _RES, "ds": _DS}  # None: RES is the default namespace
 _XPNS = {"md": _MD, "res": _RES}
 # Qualified names built once: this module runs for every message.
 _Q = {name: f"{{{_MD}}}{name}" for name in ("MetaData", "WCODataModelVersionCode", "WCOTypeName",
@@ -119,7 +120,9 @@ class ResponseSummary:
 
 
 _READER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
-_X = {name: etree.XPath(f"string({path})", namespaces=_XPNS, smart_strings=False) for name, path in {
+_X: dict[str, Callable[[etree._Element], str]] = {name: cast(
+    "Callable[[etree._Element], str]", etree.XPath(f"string({path})", namespaces=_XPNS, smart_strings=False),
+) for name, path in {
     "function_code": "res:Response/res:FunctionCode",
     "tracking_id": "res:Response/res:FunctionalReferenceID",
     "lrn": "res:Response/res:Declaration/res:FunctionalReferenceID",
@@ -130,7 +133,8 @@ _X = {name: etree.XPath(f"string({path})", namespaces=_XPNS, smart_strings=False
     "path": "res:Pointer/res:Location",
     "line": "res:Pointer/res:LineNumeric",
 }.items()}
-_ERRORS = etree.XPath("res:Response/res:Error", namespaces=_XPNS)
+_ERRORS = cast("Callable[[etree._Element], list[etree._Element]]",
+               etree.XPath("res:Response/res:Error", namespaces=_XPNS))
 
 
 def read_response(data: bytes) -> ResponseSummary:
@@ -166,9 +170,9 @@ def read_response(data: bytes) -> ResponseSummary:
 
 
 def _stamp(when: datetime | None) -> str:
-    when = when or datetime.now(timezone.utc)
+    when = when or datetime.now(UTC)
     if when.tzinfo is not None:
-        when = when.astimezone(timezone.utc)
+        when = when.astimezone(UTC)
     return when.strftime("%Y%m%d%H%M%SZ")
 
 

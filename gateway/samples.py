@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from lxml import etree
 
@@ -15,7 +16,7 @@ __all__ = ["make_declaration"]
 _MD = "urn:wco:datamodel:WCO:DocumentMetaData-OCO:1"
 _DEC = "urn:wco:datamodel:WCO:DEC-OCO:1"
 _DS = "urn:wco:datamodel:WCO:DS-OCO:1"
-_NSMAP = {"md": _MD, None: _DEC, "ds": _DS}
+_NSMAP: dict[Any, str] = {"md": _MD, None: _DEC, "ds": _DS}  # None: DEC is the default namespace
 
 
 def make_declaration(*, member: str, lrn: str, declarant: str | None = None, items: int = 1,
@@ -120,7 +121,7 @@ def make_declaration(*, member: str, lrn: str, declarant: str | None = None, ite
     _el(contract, "TypeCode", "705")
     _el(_el(shipment, "Destination"), "CountryCode", partner if export else member)
     _el(_el(shipment, "ExportCountry"), "ID", member if export else partner)
-    for seq, (g, line) in enumerate(zip(goods, lines), start=1):
+    for seq, (g, line) in enumerate(zip(goods, lines, strict=True), start=1):
         _item(shipment, seq, g, line, ref, partner, member, export)
     importer = _el(shipment, "Importer")
     _party(importer, foreign_name, None, foreign_city, partner) if export else _party(

@@ -9,7 +9,7 @@ import click
 
 from gateway.config import default_profiles_dir
 from gateway.errors import Issue, ProfileError, Rejection
-from gateway.pipeline.context import Submission
+from gateway.pipeline.context import Stage, Submission
 from gateway.pipeline.extract import extract_routing
 from gateway.pipeline.identify import ProfileSelector
 from gateway.pipeline.parse import SafeParser
@@ -36,7 +36,7 @@ def validate(files: tuple[Path, ...], profile_dirs: tuple[Path, ...], max_bytes:
     except ProfileError as exc:
         raise click.ClickException(str(exc)) from exc
     parse = SafeParser(max_bytes)
-    stages = [parse, ProfileSelector(registry), validate_schema]
+    stages: list[Stage] = [parse, ProfileSelector(registry), validate_schema]
     all_valid = True
     for path in files:
         try:

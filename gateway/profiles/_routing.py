@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from lxml import etree
 
 from gateway.errors import Issue, Unidentified
-from gateway.profiles._xpath import compile_xpath
+from gateway.profiles._xpath import nodes_xpath, string_xpath
 from gateway.profiles.descriptor import RoutingPaths
+
+if TYPE_CHECKING:
+    from gateway.pipeline.context import RoutingFields
 
 __all__ = ["RoutingReader"]
 
@@ -36,18 +40,19 @@ class RoutingReader:
         self._holder = AeoHolder
         self._result = RoutingFields
 
-        def scalar(name: str, expr: str) -> etree.XPath:
-            return compile_xpath(expr, namespaces, key=f"routing.{name}", descriptor=descriptor, wrap="string")
+        def scalar(name: str, expr: str) -> Callable[[etree._Element], str]:
+            return string_xpath(expr, namespaces, key=f"routing.{name}", descriptor=descriptor)
 
         self._paths = paths
         self._fields = [(name, scalar(name, getattr(paths, name)), True) for name in _REQUIRED]
         self._fields += [(name, scalar(name, getattr(paths, name)), False)
                          for name in _OPTIONAL if getattr(paths, name)]
-        self._aeo: tuple[etree.XPath, etree.XPath, etree.XPath] | None = None
+        self._aeo: tuple[Callable[[etree._Element], list[Any]], Callable[[etree._Element], str],
+                         Callable[[etree._Element], str]] | None = None
         if paths.aeo_holders is not None:
             a = paths.aeo_holders
             self._aeo = (
-                compile_xpath(a.path, namespaces, key="routing.aeo_holders.path", descriptor=descriptor),
+                nodes_xpath(a.path, namespaces, key="routing.aeo_holders.path", descriptor=descriptor),
                 scalar("aeo_holders.id", a.id),
                 scalar("aeo_holders.category", a.category),
             )

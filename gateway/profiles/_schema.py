@@ -48,7 +48,7 @@ def _wrapper(paths: Sequence[Path], namespaces: Sequence[str | None]) -> etree._
     # A wrapper in no namespace may import any namespace and include no-namespace schemas, so a profile
     # whose publisher ships no single entry point for a document type needs only a descriptor.
     root = etree.Element(f"{{{XS}}}schema", nsmap={"xs": XS})
-    for path, ns in zip(paths, namespaces):
+    for path, ns in zip(paths, namespaces, strict=True):
         if ns:
             etree.SubElement(root, f"{{{XS}}}import", namespace=ns, schemaLocation=path.as_uri())
         else:
@@ -90,6 +90,6 @@ def _parse(path: Path, referrer: Path) -> etree._Element:
         tree = etree.parse(str(path), _PARSER)
     except (OSError, etree.XMLSyntaxError) as exc:
         raise ProfileError(f"schema {path} (named in {referrer}) cannot be read: {exc}") from exc
-    if tree.docinfo.doctype:
+    if tree.docinfo.internalDTD is not None:
         raise ProfileError(f"schema {path} has a DOCTYPE; profiles may not use DTDs or entities, remove it")
     return tree.getroot()

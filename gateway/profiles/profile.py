@@ -11,7 +11,7 @@ from lxml import etree
 from gateway.errors import Issue, Unidentified
 from gateway.profiles._issues import schema_issues
 from gateway.profiles._routing import RoutingReader
-from gateway.profiles._xpath import compile_xpath
+from gateway.profiles._xpath import boolean_xpath, string_xpath
 from gateway.profiles.descriptor import DocumentSpec, ProfileDescriptor
 
 if TYPE_CHECKING:
@@ -60,11 +60,11 @@ class Profile:
         self._schema = schema
         self._prefixes = {uri: prefix for prefix, uri in ns.items()}
         index = descriptor.documents.index(document)
-        self._when = (compile_xpath(document.when, ns, key=f"documents.{index}.when", descriptor=source,
-                                    wrap="boolean") if document.when else None)
+        self._when = (boolean_xpath(document.when, ns, key=f"documents.{index}.when", descriptor=source)
+                      if document.when else None)
         routing = descriptor.routing_for(document)
-        self._version = (compile_xpath(routing.wco_version, ns, key="routing.wco_version", descriptor=source,
-                                       wrap="string") if routing and routing.wco_version else None)
+        self._version = (string_xpath(routing.wco_version, ns, key="routing.wco_version", descriptor=source)
+                         if routing and routing.wco_version else None)
         self._routing = RoutingReader(routing, ns, source) if routing and document.kind == "DEC" else None
 
     @property

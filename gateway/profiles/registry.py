@@ -135,7 +135,6 @@ class ProfileRegistry:
         return Unidentified([Issue(
             code="OCO-UNKNOWN-PROFILE",
             message=f"no loaded profile reads a {seen} document; known: {'; '.join(known) or 'none'}",
-            line=root.sourceline,
         )], stage="identify")
 
 

@@ -41,20 +41,18 @@ class Network:
                               log_path=tmp_path / f"{name}.log")
 
 
-@pytest.fixture
-def network(tmp_path: Path, kafka_bootstrap: str) -> Network:
-    """A fresh network configuration on the session broker."""
-    return Network(tmp_path, kafka_bootstrap)
+@pytest.fixture(scope="module")
+def network(tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str) -> Network:
+    """A network configuration of this test module's own, on the session broker."""
+    return Network(tmp_path_factory.mktemp("network"), kafka_bootstrap)
 
 
-@pytest.fixture
-def running_gateway(network: Network, tmp_path: Path) -> Iterator[GatewayProcess]:
-    """The gateway running as its own process on a fresh network, stopped after the test."""
-    process = network.gateway(tmp_path)
+@pytest.fixture(scope="module")
+def running_gateway(network: Network, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
+    """The gateway running as its own process for the whole test module, stopped at the end."""
+    process = network.gateway(tmp_path_factory.mktemp("gateway"))
     process.start()
     try:
         yield process
     finally:
         process.stop()
-
-

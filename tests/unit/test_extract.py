@@ -12,8 +12,8 @@ from gateway.pipeline.extract import extract_routing
 from gateway.pipeline.identify import ProfileSelector
 from gateway.pipeline.parse import SafeParser
 from gateway.pipeline.validate import validate_schema
-from gateway.responses import build_response
 from gateway.profiles import ProfileRegistry
+from gateway.responses import build_response
 from gateway.samples import make_declaration
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -39,8 +39,9 @@ def _samples() -> list[Any]:
 
 
 @pytest.fixture(scope="module")
-def stages() -> tuple[SafeParser, ProfileSelector]:
-    assert HMRC.is_dir(), MISSING
+def stages() -> tuple[SafeParser, ProfileSelector] | None:
+    if not HMRC.is_dir():
+        return None  # the test itself fails with MISSING: a failure, not a setup error or a skip
     registry = ProfileRegistry.load([ROOT / "schemas", DESCRIPTOR])
     assert registry.names == ("oco", "hmrc-dms")
     return SafeParser(16 * 1024 * 1024), ProfileSelector(registry)
@@ -49,10 +50,10 @@ def stages() -> tuple[SafeParser, ProfileSelector]:
 class TestHmrcProfile:
     @pytest.mark.parametrize("row", _samples())
     def test_sample_gets_its_expected_verdict(self, row: dict[str, str] | None,
-                                              stages: tuple[SafeParser, ProfileSelector]) -> None:
+                                              stages: tuple[SafeParser, ProfileSelector] | None) -> None:
         """The sample is valid, invalid or not well-formed exactly as samples.tsv says, read by the right
         HMRC document type, and a valid declaration yields its routing fields."""
-        assert row is not None, MISSING
+        assert row is not None and stages is not None, MISSING
         parse, identify = stages
         submission = Submission(payload=(HMRC / row["file"]).read_bytes(), participant="gb-trader", tracking_id="t")
         if row["expected"] == "not-well-formed":

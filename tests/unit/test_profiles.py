@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 import pytest
@@ -80,10 +81,20 @@ def oco() -> ProfileRegistry:
 
 
 class TestPublicApi:
-    def test_all_is_sorted_and_exports_exist(self) -> None:
-        """``gateway.profiles.__all__`` is sorted and every name in it exists."""
-        assert profiles_pkg.__all__ == sorted(profiles_pkg.__all__)
-        assert all(hasattr(profiles_pkg, name) for name in profiles_pkg.__all__)
+    @pytest.mark.parametrize("name", [
+        "gateway.profiles", "gateway.profiles.descriptor", "gateway.profiles.profile", "gateway.profiles.registry",
+        "gateway.pipeline.parse", "gateway.pipeline.identify", "gateway.pipeline.validate",
+        "gateway.pipeline.extract", "gateway.responses", "gateway.samples", "gateway.cli.validate_cmd",
+    ])
+    def test_all_is_sorted_and_exports_exist(self, name: str) -> None:
+        """Each public module of the XML stages lists a sorted ``__all__`` whose names all exist."""
+        module = importlib.import_module(name)
+        assert module.__all__ == sorted(module.__all__)
+        assert all(hasattr(module, attr) for attr in module.__all__)
+
+    def test_package_exports_profile_and_registry(self) -> None:
+        """``gateway.profiles`` re-exports the two names the pipeline types refer to."""
+        assert {"Profile", "ProfileRegistry"} <= set(profiles_pkg.__all__)
 
 
 class TestRegistryLoad:
