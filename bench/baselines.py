@@ -15,7 +15,7 @@ from bench.kafka_io import FETCH_BYTES, quiet_kafka_client
 from bench.report import Latency, Measurement
 from gateway.config import GatewaySettings
 from gateway.errors import Rejection
-from gateway.pipeline import Pipeline, build_stages
+from gateway.pipeline.chain import Pipeline, build_stages
 from gateway.pipeline.context import Stage, Submission
 from gateway.pipeline.validate import validate_schema
 from gateway.profiles import ProfileRegistry

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lxml import etree
 
 from gateway.errors import Issue, Unidentified
+from gateway.pipeline.context import AeoHolder, RoutingFields
 from gateway.profiles._xpath import nodes_xpath, string_xpath
 from gateway.profiles.descriptor import RoutingPaths
-
-if TYPE_CHECKING:
-    from gateway.pipeline.context import RoutingFields
 
 __all__ = ["RoutingReader"]
 
@@ -34,12 +32,6 @@ class RoutingReader:
     """
 
     def __init__(self, paths: RoutingPaths, namespaces: Mapping[str, str], descriptor: Path) -> None:
-        # Imported here, at load time: the gateway.pipeline package imports gateway.profiles itself.
-        from gateway.pipeline.context import AeoHolder, RoutingFields
-
-        self._holder = AeoHolder
-        self._result = RoutingFields
-
         def scalar(name: str, expr: str) -> Callable[[etree._Element], str]:
             return string_xpath(expr, namespaces, key=f"routing.{name}", descriptor=descriptor)
 
@@ -84,8 +76,8 @@ class RoutingReader:
         if self._aeo is not None:
             nodes, trader, category = self._aeo
             values["aeo_holders"] = tuple(
-                self._holder(trader_id=trader(node).strip(), category=category(node).strip())
+                AeoHolder(trader_id=trader(node).strip(), category=category(node).strip())
                 for node in nodes(root)
                 if isinstance(node, etree._Element)
             )
-        return self._result(**values)  # type: ignore[arg-type]
+        return RoutingFields(**values)  # type: ignore[arg-type]

@@ -15,7 +15,7 @@ from gateway.config import GatewaySettings
 from gateway.errors import ConfigError
 from gateway.ops.metrics import GatewayMetrics
 from gateway.ops.middleware import observing
-from gateway.pipeline import Pipeline, build_stages
+from gateway.pipeline.chain import Pipeline, build_stages
 from gateway.pipeline.route import Output
 from gateway.profiles import ProfileRegistry
 from gateway.topics import submit_topic

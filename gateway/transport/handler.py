@@ -16,7 +16,7 @@ from typing import Any
 
 from gateway import headers as h
 from gateway.errors import Rejection
-from gateway.pipeline import Pipeline, tracking_id_for
+from gateway.pipeline.chain import Pipeline, tracking_id_for
 from gateway.pipeline.context import SourceRef, Submission
 from gateway.pipeline.route import Output
 from gateway.topics import participant_of

@@ -9,7 +9,7 @@ import pytest
 from gateway import headers as h
 from gateway.config import load_settings
 from gateway.errors import Issue, NotAllowed, Unreadable
-from gateway.pipeline import Pipeline, build_stages, tracking_id_for
+from gateway.pipeline.chain import Pipeline, build_stages, tracking_id_for
 from gateway.pipeline.authorize import Authorizer
 from gateway.pipeline.context import RoutingFields, SourceRef, Submission
 from gateway.profiles import ProfileRegistry
