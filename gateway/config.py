@@ -65,6 +65,7 @@ class LimitsSettings(_Strict):
     """Limits on hostile or accidental input."""
 
     max_message_bytes: int = Field(4 * 1024 * 1024, ge=1024)
+    max_depth: int | None = Field(None, ge=1, le=255, description="element nesting limit; libxml2 stops at 256")
 
 
 class AdapterSettings(_Strict):

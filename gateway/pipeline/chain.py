@@ -42,7 +42,7 @@ def build_stages(settings: GatewaySettings, registry: ProfileRegistry) -> list[S
         registry: the loaded schema profiles.
     """
     return [
-        SafeParser(settings.gateway.max_message_bytes),
+        SafeParser(settings.gateway.max_message_bytes, max_depth=settings.gateway.max_depth),
         ProfileSelector(registry),
         validate_schema,
         extract_routing,

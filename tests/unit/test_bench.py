@@ -15,7 +15,7 @@ from bench.probes import GatewayCounters
 from bench.report import Latency, Measurement, Report, percentile, ratio, render, to_json, write_json
 from gateway.config import GatewaySettings
 from gateway.ops.metrics import GatewayMetrics
-from gateway.pipeline import Pipeline, build_stages
+from gateway.pipeline.chain import Pipeline, build_stages
 from gateway.pipeline.context import Submission
 from gateway.profiles import ProfileRegistry
 
