@@ -4,6 +4,10 @@
     ├── ConfigError (ValueError)          configuration or profile files are wrong; fix and restart
     ├── ProfileError (ConfigError)        a schema profile folder cannot be loaded
     ├── BrokerError (RuntimeError)        the local Kafka broker cannot be fetched, started or reached
+    ├── AdapterError                      a national connector failed to deliver (attributes: member, adapter)
+    │   ├── AdapterUnavailable            down, slow, "try later": retried with backoff
+    │   └── AdapterProtocolError          answered something unreadable: rejected and parked
+    ├── PluginError (ConfigError)         an adapter plugin is broken or unknown
     └── Rejection                         control flow, not a crash: a message is refused
         ├── Unreadable                    not well-formed, too large, DTD/entities: dead-lettered
         ├── Unidentified                  no profile matches root namespace/version: dead-lettered
@@ -20,11 +24,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = [
+    "AdapterError",
+    "AdapterProtocolError",
+    "AdapterUnavailable",
     "BrokerError",
     "ConfigError",
     "GatewayError",
     "Issue",
     "NotAllowed",
+    "PluginError",
     "ProfileError",
     "Rejection",
     "SchemaInvalid",
@@ -48,6 +56,33 @@ class ProfileError(ConfigError):
 
 class BrokerError(GatewayError, RuntimeError):
     """The local Kafka broker cannot be fetched, started, stopped or reached."""
+
+
+class PluginError(ConfigError):
+    """An adapter plugin cannot be used: no NAME, a NAME taken twice, not an Adapter, or not installed."""
+
+
+class AdapterError(GatewayError):
+    """A national connector could not deliver.
+
+    Args:
+        message: what failed, for operators.
+        member: the member being delivered to, when known.
+        adapter: the adapter's NAME, when known.
+    """
+
+    def __init__(self, message: str, *, member: str | None = None, adapter: str | None = None) -> None:
+        super().__init__(message)
+        self.member = member
+        self.adapter = adapter
+
+
+class AdapterUnavailable(AdapterError):
+    """The national system is down, too slow, or asked to try later; the delivery will be retried."""
+
+
+class AdapterProtocolError(AdapterError):
+    """The national system answered something the adapter cannot read; retrying will not help."""
 
 
 @dataclass(frozen=True, slots=True)
