@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 import os
 import platform
+import signal
 import sys
 import tempfile
 import time
 import uuid
 from collections import Counter
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bench import BenchError
 from bench.baselines import consume_only, full_pipeline, parse_validate
@@ -113,11 +116,36 @@ def run(options: Options, report: Report | None = None, command: str = "") -> Re
             gateway = GatewayProcess(config, bootstrap_servers=broker.bootstrap_servers, metrics_port=metrics_port,
                                      log_path=options.state_dir / "gateway.log")
             gateway.log_path.unlink(missing_ok=True)  # the log of this run only
-            asyncio.run(_kafka_phases(report, options, corpus, settings, broker, gateway))
+            asyncio.run(_terminable(_kafka_phases(report, options, corpus, settings, broker, gateway)))
         finally:
             say("stopping Kafka ...")
             broker.stop()
     return report
+
+
+async def _terminable(phases: Coroutine[Any, Any, None]) -> None:
+    """Run the phases so that SIGTERM cancels them as asyncio.run does on Ctrl-C: their ``finally`` blocks
+    stop the gateway and the consumers, then KeyboardInterrupt unwinds to the broker's ``finally``."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    terminated = False
+
+    def on_sigterm() -> None:
+        nonlocal terminated
+        terminated = True
+        task.cancel()
+
+    loop.add_signal_handler(signal.SIGTERM, on_sigterm)
+    try:
+        await phases
+    except asyncio.CancelledError:
+        if terminated:
+            raise KeyboardInterrupt from None
+        raise
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
+        signal.signal(signal.SIGTERM, signal.default_int_handler)  # outside the loop: as __main__ set it
 
 
 async def _kafka_phases(report: Report, options: Options, corpus: list[Declaration], settings: GatewaySettings,

@@ -19,6 +19,7 @@ from gateway.errors import ConfigError
 
 __all__ = [
     "AdapterSettings",
+    "DeliverySettings",
     "GatewaySettings",
     "KafkaSettings",
     "LimitsSettings",
@@ -75,6 +76,17 @@ class AdapterSettings(_Strict):
     settings: dict[str, Any] = Field(default_factory=dict)
 
 
+class DeliverySettings(_Strict):
+    """How one member's deliveries are paced and retried (each member has its own)."""
+
+    rate_per_second: float = Field(50.0, gt=0, description="most national calls per second")
+    max_attempts: int = Field(8, ge=1, le=100)
+    base_delay: float = Field(1.0, gt=0, description="seconds before the first retry (then doubled)")
+    max_delay: float = Field(300.0, gt=0)
+    breaker_failures: int = Field(5, ge=1, description="consecutive failures that open the circuit")
+    breaker_reset: float = Field(30.0, gt=0, description="seconds before a probe of an open circuit")
+
+
 class ParticipantSettings(_Strict):
     """A system that submits declarations: a trader, a broker, a post office, a member's own system."""
 
@@ -87,6 +99,7 @@ class MemberSettings(_Strict):
     name: str
     submitters: tuple[str, ...] = ()
     adapter: AdapterSettings | None = None
+    delivery: DeliverySettings = DeliverySettings()
 
 
 class GatewaySettings(BaseSettings):

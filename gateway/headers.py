@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 __all__ = [
+    "ATTEMPT",
     "DLQ_EXCEPTION_CLASS",
     "DLQ_EXCEPTION_MESSAGE",
     "DLQ_OFFSET",
@@ -10,8 +11,10 @@ __all__ = [
     "DLQ_STAGE",
     "DLQ_TOPIC",
     "FUNCTION_CODE",
+    "IDEMPOTENCY_KEY",
     "LRN",
     "MEMBER",
+    "NOT_BEFORE",
     "PARTICIPANT",
     "PROFILE",
     "STATUS",
@@ -25,6 +28,9 @@ LRN = "oco-lrn"
 FUNCTION_CODE = "oco-function-code"
 PROFILE = "oco-profile"
 STATUS = "oco-status"
+ATTEMPT = "oco-attempt"  # delivery attempt the record is waiting for (retry topic)
+NOT_BEFORE = "oco-not-before"  # epoch milliseconds before which the retry must not run
+IDEMPOTENCY_KEY = "oco-idempotency-key"
 
 # Dead-letter context, named after Kafka Connect's ``__connect.errors.*`` headers so operators who know
 # Connect read them at a glance.

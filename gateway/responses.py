@@ -6,13 +6,14 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any, cast
 
 from lxml import etree
 
 from gateway.errors import Issue
 
-__all__ = ["FUNCTION_CODES", "ResponseSummary", "build_response", "read_response"]
+__all__ = ["FUNCTION_CODES", "ResponseSummary", "TaxDue", "build_response", "read_response"]
 
 FUNCTION_CODES = {"accepted": "01", "received": "02", "rejected": "03", "cleared": "09", "invalidated": "10"}
 """Response status → WCO FunctionCode, as the OCO profile uses them."""
@@ -28,7 +29,8 @@ _Q = {name: f"{{{_MD}}}{name}" for name in ("MetaData", "WCODataModelVersionCode
                                              "ResponsibleCountryCode")}
 _Q.update({name: f"{{{_RES}}}{name}" for name in (
     "Response", "FunctionCode", "FunctionalReferenceID", "ID", "IssueDateTime", "Error", "Description",
-    "ValidationCode", "Pointer", "Location", "LineNumeric", "Declaration")})
+    "ValidationCode", "Pointer", "Location", "LineNumeric", "Declaration", "AcceptanceDateTime", "DutyTaxFee",
+    "TypeCode", "Payment", "ReferenceID", "TaxAssessedAmount")})
 _DATETIME = f"{{{_DS}}}DateTimeString"
 # Characters XML 1.0 cannot carry; a message quoting a bad document may contain them.
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -38,7 +40,8 @@ _SUB = etree.SubElement
 
 def build_response(*, status: str, tracking_id: str, lrn: str | None, member: str | None,
                    issues: Sequence[Issue] = (), declaration_id: str | None = None,
-                   issued_at: datetime | None = None) -> bytes:
+                   issued_at: datetime | None = None, accepted_at: datetime | None = None,
+                   taxes: Sequence[TaxDue] = ()) -> bytes:
     """Return a Response document, valid against ``schemas/oco``, as UTF-8 bytes.
 
     Each Issue becomes an ``Error`` (ValidationCode, Description, Pointer with Location and LineNumeric).
@@ -54,6 +57,8 @@ def build_response(*, status: str, tracking_id: str, lrn: str | None, member: st
         issues: the reasons for a rejection.
         declaration_id: the customs reference, echoed in ``Response/Declaration/ID``.
         issued_at: the response time (default now); naive datetimes are taken as UTC.
+        accepted_at: when the national system registered the declaration.
+        taxes: duties and taxes assessed, written as ``Declaration/DutyTaxFee`` with their payment reference.
 
     Raises:
         ValueError: unknown status, or a tracking id that is empty or longer than 70 characters.
@@ -87,13 +92,32 @@ def build_response(*, status: str, tracking_id: str, lrn: str | None, member: st
                 _SUB(pointer, _Q["LineNumeric"]).text = str(line)
     lrn_echo = _echo(lrn, 35)
     id_echo = _echo(declaration_id, 70)
-    if lrn_echo or id_echo:
+    if lrn_echo or id_echo or accepted_at or taxes:
         declaration = _SUB(response, _Q["Declaration"])
+        if accepted_at:
+            _SUB(_SUB(declaration, _Q["AcceptanceDateTime"]), _DATETIME, formatCode="304").text = _stamp(accepted_at)
         if lrn_echo:
             _SUB(declaration, _Q["FunctionalReferenceID"]).text = lrn_echo
         if id_echo:
             _SUB(declaration, _Q["ID"]).text = id_echo
+        for tax in taxes[:99]:
+            duty = _SUB(declaration, _Q["DutyTaxFee"])
+            _SUB(duty, _Q["TypeCode"]).text = _text(tax.code, 3) or "ZZZ"
+            payment = _SUB(duty, _Q["Payment"])
+            if tax.reference and _echo(tax.reference, 35):
+                _SUB(payment, _Q["ReferenceID"]).text = _echo(tax.reference, 35)
+            _SUB(payment, _Q["TaxAssessedAmount"], currencyID=tax.currency).text = f"{tax.amount:.2f}"
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
+@dataclass(frozen=True, slots=True)
+class TaxDue:
+    """One assessed duty or tax, as a Response carries it."""
+
+    code: str  # WCO DutyTaxFee type code, up to 3 characters
+    amount: Decimal
+    currency: str  # ISO 4217
+    reference: str | None = None  # the assessment (payment) reference
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +132,7 @@ class ResponseSummary:
         declaration_id: the customs reference, when there is one.
         member: the ResponsibleCountryCode.
         issues: one per Error.
+        taxes: one per assessed DutyTaxFee.
     """
 
     status: str
@@ -117,6 +142,7 @@ class ResponseSummary:
     declaration_id: str | None
     member: str | None
     issues: tuple[Issue, ...]
+    taxes: tuple[TaxDue, ...] = ()
 
 
 _READER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
@@ -133,6 +159,11 @@ _X: dict[str, Callable[[etree._Element], str]] = {name: cast(
     "path": "res:Pointer/res:Location",
     "line": "res:Pointer/res:LineNumeric",
 }.items()}
+_TAXES = cast("Callable[[etree._Element], list[etree._Element]]",
+              etree.XPath("res:Response/res:Declaration/res:DutyTaxFee", namespaces=_XPNS))
+_TAX_X = {name: etree.XPath(f"string({path})", namespaces=_XPNS, smart_strings=False) for name, path in {
+    "code": "res:TypeCode", "amount": "res:Payment/res:TaxAssessedAmount",
+    "currency": "res:Payment/res:TaxAssessedAmount/@currencyID", "reference": "res:Payment/res:ReferenceID"}.items()}
 _ERRORS = cast("Callable[[etree._Element], list[etree._Element]]",
                etree.XPath("res:Response/res:Error", namespaces=_XPNS))
 
@@ -166,6 +197,9 @@ def read_response(data: bytes) -> ResponseSummary:
         declaration_id=_X["declaration_id"](root) or None,
         member=_X["member"](root) or None,
         issues=issues,
+        taxes=tuple(TaxDue(code=str(_TAX_X["code"](t)), amount=Decimal(str(_TAX_X["amount"](t)) or "0"),
+                           currency=str(_TAX_X["currency"](t)), reference=str(_TAX_X["reference"](t)) or None)
+                    for t in _TAXES(root)),
     )
 
 

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any
 
-from gateway.adapter_api import Adapter, AdapterUnavailable, Declaration, Issue, NationalAnswer, Registration
+from gateway.adapter_api import Adapter, AdapterProtocolError, AdapterUnavailable, Declaration, Issue, NationalAnswer, Registration
 
 __all__ = ["FakeAdapter", "FakeNationalSystem"]
 
@@ -14,7 +14,8 @@ __all__ = ["FakeAdapter", "FakeNationalSystem"]
 class FakeAdapter(Adapter):
     """An in-memory national system: registers each idempotency key once; can be told to fail.
 
-    Settings (all optional): ``reject_lrns`` (list of LRNs to refuse), ``delay`` (seconds per call),
+    Settings (all optional): ``reject_lrns`` (list of LRNs to refuse), ``poison_lrns`` (LRNs whose answer is
+    unreadable: AdapterProtocolError), ``delay`` (seconds per call),
     ``timeout`` (seconds; a slower answer raises AdapterUnavailable). Attributes ``down``, ``reject_next``
     and ``calls`` are for tests to set and read.
     """
@@ -24,6 +25,7 @@ class FakeAdapter(Adapter):
     def __init__(self, member: str, settings: Mapping[str, Any]) -> None:
         super().__init__(member, settings)
         self.reject_lrns = set(settings.get("reject_lrns", ()))
+        self.poison_lrns = set(settings.get("poison_lrns", ()))
         self.delay = float(settings.get("delay", 0))
         self.timeout = float(settings.get("timeout", 30))
         self.down = False
@@ -42,6 +44,8 @@ class FakeAdapter(Adapter):
         if self.down:
             raise AdapterUnavailable(f"fake national system of {self.member} is down", member=self.member,
                                      adapter=self.NAME)
+        if declaration.lrn in self.poison_lrns:
+            raise AdapterProtocolError(f"unreadable answer for {declaration.lrn}", member=self.member, adapter=self.NAME)
         if self.reject_next or declaration.lrn in self.reject_lrns:
             self.reject_next = False
             return NationalAnswer(False, issues=(Issue("FAKE-REJECT", f"LRN {declaration.lrn} refused"),))

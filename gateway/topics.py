@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-__all__ = ["DEAD_LETTER", "deliver_topic", "participant_of", "reply_topic", "submit_topic"]
+__all__ = [
+    "DEAD_LETTER",
+    "deliver_topic",
+    "participant_of",
+    "reply_topic",
+    "retry_topic",
+    "submit_topic",
+]
 
 DEAD_LETTER = "oco.dlq"
 _SUBMIT = "oco.submit."
@@ -50,3 +57,12 @@ def participant_of(topic: str) -> str:
     if not topic.startswith(_SUBMIT) or len(topic) == len(_SUBMIT):
         raise ValueError(f"{topic!r} is not a submit topic ({_SUBMIT}<participant>)")
     return topic[len(_SUBMIT):]
+
+
+def retry_topic(member: str) -> str:
+    """Return the topic where one member's failed deliveries wait for their next attempt.
+
+    Args:
+        member: member code.
+    """
+    return f"oco.retry.{member}"

@@ -8,6 +8,7 @@ import click
 
 from gateway import __version__
 from gateway.cli.broker_cmd import broker
+from gateway.cli.deliver_cmd import deliver
 from gateway.cli.demo_cmd import demo
 from gateway.cli.run_cmd import run
 from gateway.cli.submit_cmd import submit
@@ -24,18 +25,29 @@ def main() -> None:
     """Integration gateway of the Pacific customs network (OCO)."""
 
 
-for command in (broker, demo, run, submit, validate):
+for command in (broker, deliver, demo, run, submit, validate):
     main.add_command(command)
 
 
 def _add_plugin_commands() -> None:
     """Add the sub-commands installed packages contribute (an adapter's simulator, for instance)."""
     for entry in entry_points(group=COMMAND_GROUP):
-        command = entry.load()
-        if not isinstance(command, click.Command):
-            raise PluginError(f"entry point {entry.name!r} ({entry.value}) of group {COMMAND_GROUP} "
-                              "is not a click command")
+        try:
+            command = entry.load()
+            if not isinstance(command, click.Command):
+                raise PluginError(f"{entry.value} is not a click command")
+        except Exception as exc:  # noqa: BLE001 - a broken plugin must not take `run` down with it
+            command = _broken(entry.name, f"entry point {entry.name!r} of group {COMMAND_GROUP} cannot "
+                                          f"be loaded: {exc!r}; reinstall or remove the package that provides it")
         main.add_command(command, entry.name)
+
+
+def _broken(name: str, reason: str) -> click.Command:
+    def explain() -> None:
+        raise click.ClickException(reason)
+
+    return click.Command(name, callback=explain, help=f"(unavailable: {reason})",
+                         context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 
 
 _add_plugin_commands()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 
-__all__ = ["GatewayMetrics"]
+__all__ = ["DeliveryMetrics", "GatewayMetrics"]
 
 # The *_created series double the exposition for no operational use.
 disable_created_metrics()
@@ -47,3 +47,25 @@ class GatewayMetrics:
             "oco_gateway_publish_failures_total", "Batches whose outputs the broker did not acknowledge "
             "(the batch is consumed again).", registry=r)
         self.up = Gauge("oco_gateway_up", "1 while the gateway is consuming.", registry=r)
+
+
+class DeliveryMetrics:
+    """Metrics of the delivery workers (one label value per member).
+
+    Args:
+        registry: where to register; a fresh one by default.
+    """
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.deliveries = Counter(
+            "oco_gateway_delivery_outcomes_total", "Delivery decisions by member and outcome (accepted, "
+            "rejected, retry, failed, held).", ["member", "outcome"], registry=r)
+        self.call = Histogram(
+            "oco_gateway_delivery_seconds", "Time to decide about one record, national call included.",
+            ["member"], buckets=_LATENCY_BUCKETS, registry=r)
+        self.breaker = Gauge(
+            "oco_gateway_delivery_breaker_state", "Circuit breaker per member: 0 closed, 1 half open, 2 open.",
+            ["member"], registry=r)
+        self.up = Gauge("oco_gateway_delivery_up", "1 while a member's delivery loop runs.", ["member"], registry=r)

@@ -111,3 +111,21 @@ class TestReadResponse:
         data = build_response(status="received", tracking_id="t", lrn="L", member="FJ").replace(
             b"<FunctionCode>02<", b"<FunctionCode>77<")
         assert (read_response(data).status, read_response(data).function_code) == ("unknown", "77")
+
+
+class TestAcceptedResponse:
+    def test_registration_and_taxes_round_trip_and_validate(self, registry: ProfileRegistry) -> None:
+        """An accepted Response carries the customs reference, acceptance time and assessed taxes, and is valid."""
+        from datetime import datetime
+        from decimal import Decimal
+
+        from gateway.responses import TaxDue
+
+        data = build_response(status="accepted", tracking_id="t-1", lrn="LRN-9", member="FJ",
+                              declaration_id="FJSUV01 C 12 2026", accepted_at=datetime(2026, 11, 24, 1, 2, 3),
+                              taxes=[TaxDue("A00", Decimal("12.5"), "FJD", "A 77"), TaxDue("B00", Decimal("3"), "FJD")])
+        summary = read_response(data)
+        assert (summary.status, summary.declaration_id, summary.lrn) == ("accepted", "FJSUV01 C 12 2026", "LRN-9")
+        assert [(t.code, t.amount, t.currency, t.reference) for t in summary.taxes] == [
+            ("A00", Decimal("12.50"), "FJD", "A 77"), ("B00", Decimal("3.00"), "FJD", None)]
+        _check(registry, data)

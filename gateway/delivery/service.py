@@ -1,0 +1,122 @@
+"""Start one isolated delivery loop per member, with its adapter, breaker, limiter and metrics."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+
+import structlog
+from aiokafka import AIOKafkaProducer
+from aiolimiter import AsyncLimiter
+
+from gateway.adapter_api import Adapter
+from gateway.config import GatewaySettings
+from gateway.delivery.backoff import RetryPolicy
+from gateway.delivery.breaker import BreakerState, CircuitBreaker
+from gateway.delivery.worker import Decision, MemberWorker
+from gateway.errors import ConfigError
+from gateway.ops.metrics import DeliveryMetrics
+from gateway.plugins import AdapterCatalog
+from gateway.topics import DEAD_LETTER, deliver_topic, reply_topic, retry_topic
+from gateway.transport.delivery_loop import DeliveryLoop
+from gateway.transport.topics import ensure_topics
+
+__all__ = ["DeliveryService"]
+
+log = structlog.get_logger("gateway.delivery")
+
+_BREAKER_VALUE = {BreakerState.CLOSED: 0, BreakerState.HALF_OPEN: 1, BreakerState.OPEN: 2}
+
+
+class DeliveryService:
+    """The delivery workers of some or all members, in one process.
+
+    Adapters are created (and their settings checked) here, at start-up, so a wrong setting stops the
+    process before it consumes anything.
+
+    Args:
+        settings: the network configuration.
+        members: the members to serve; all members with an adapter by default (a member's own site
+            runs just its own).
+        catalog: installed adapters; found through entry points by default.
+        metrics: where to record.
+
+    Raises:
+        ConfigError: an unknown member, a member without an adapter, or an adapter refusing its settings.
+        PluginError: an adapter name that is not installed.
+    """
+
+    def __init__(self, settings: GatewaySettings, members: Iterable[str] | None = None, *,
+                 catalog: AdapterCatalog | None = None, metrics: DeliveryMetrics | None = None) -> None:
+        self.settings = settings
+        self.metrics = metrics or DeliveryMetrics()
+        chosen = list(members) if members else [m for m, s in settings.members.items() if s.adapter]
+        catalog = catalog or AdapterCatalog()
+        self.workers: list[MemberWorker] = []
+        for code in chosen:
+            member = settings.members.get(code)
+            if member is None:
+                raise ConfigError(f"member {code!r} is not in the configuration (members: "
+                                  f"{', '.join(sorted(settings.members))})")
+            if member.adapter is None:
+                raise ConfigError(f"members.{code}.adapter is not set: name the adapter that delivers to {code}")
+            adapter: Adapter = catalog.create(member.adapter.name, code, member.adapter.settings)
+            d = member.delivery
+            self.workers.append(MemberWorker(
+                code, adapter,
+                policy=RetryPolicy(d.max_attempts, d.base_delay, d.max_delay),
+                breaker=CircuitBreaker(d.breaker_failures, d.breaker_reset, on_change=self._breaker_changed(code)),
+                limiter=AsyncLimiter(d.rate_per_second, 1.0),
+            ))
+        self._loops: list[DeliveryLoop] = []
+
+    def _breaker_changed(self, member: str):  # noqa: ANN202 - a small closure
+        def changed(state: BreakerState) -> None:
+            self.metrics.breaker.labels(member).set(_BREAKER_VALUE[state])
+            log.warning("circuit_" + state.value, member=member)
+        return changed
+
+    def _observe(self, member: str, decision: Decision, seconds: float) -> None:
+        self.metrics.deliveries.labels(member, decision.outcome).inc()
+        if decision.outcome != "held":
+            self.metrics.call.labels(member).observe(seconds)
+
+    async def run(self) -> None:
+        """Create the topics, then run every member's loop until :meth:`stop`; close adapters at the end."""
+        names = [DEAD_LETTER] + [reply_topic(p) for p in sorted(self.settings.participants)]
+        for w in self.workers:
+            names += [deliver_topic(w.member), retry_topic(w.member)]
+        await ensure_topics(self.settings, names)
+        producer = AIOKafkaProducer(bootstrap_servers=self.settings.kafka.bootstrap_servers, acks="all",
+                                    enable_idempotence=True, linger_ms=5,
+                                    max_request_size=self.settings.gateway.max_message_bytes + 64 * 1024)
+        await producer.start()
+        self._loops = [DeliveryLoop(w, bootstrap_servers=self.settings.kafka.bootstrap_servers, producer=producer,
+                                    observe=self._observe) for w in self.workers]
+        for w in self.workers:
+            self.metrics.up.labels(w.member).set(1)
+            self.metrics.breaker.labels(w.member).set(0)
+        try:
+            await asyncio.gather(*(self._supervise(loop) for loop in self._loops))
+        finally:
+            for w in self.workers:
+                self.metrics.up.labels(w.member).set(0)
+                await w.adapter.aclose()
+            await producer.stop()
+
+    async def _supervise(self, loop: DeliveryLoop) -> None:
+        # One member's loop failing (a bug, a lost broker) must not stop the others: restart it alone.
+        while True:
+            try:
+                await loop.run()
+                return
+            except Exception:  # noqa: BLE001 - logged and restarted; other members go on
+                log.exception("delivery_loop_crashed_restarting", member=loop.member)
+                self.metrics.up.labels(loop.member).set(0)
+                await asyncio.sleep(5)
+                self.metrics.up.labels(loop.member).set(1)
+
+    def stop(self) -> None:
+        """Ask every loop to finish after the record in hand."""
+        for loop in self._loops:
+            loop.stop()
