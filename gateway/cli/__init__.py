@@ -10,6 +10,7 @@ from gateway import __version__
 from gateway.cli.broker_cmd import broker
 from gateway.cli.deliver_cmd import deliver
 from gateway.cli.demo_cmd import demo
+from gateway.cli.dlq_cmd import dlq
 from gateway.cli.run_cmd import run
 from gateway.cli.submit_cmd import submit
 from gateway.cli.validate_cmd import validate
@@ -25,7 +26,7 @@ def main() -> None:
     """Integration gateway of the Pacific customs network (OCO)."""
 
 
-for command in (broker, deliver, demo, run, submit, validate):
+for command in (broker, deliver, demo, dlq, run, submit, validate):
     main.add_command(command)
 
 

@@ -14,7 +14,27 @@ from gateway import headers as h
 from gateway.errors import BrokerError
 from gateway.topics import reply_topic, submit_topic
 
-__all__ = ["ParticipantClient", "TopicTail"]
+__all__ = ["ParticipantClient", "TopicTail", "topic_partitions"]
+
+
+async def topic_partitions(consumer: AIOKafkaConsumer, topic: str, wait: float = 10.0) -> set[int]:
+    """Return a topic's partitions, refreshing the consumer's metadata until it knows the topic.
+
+    Args:
+        consumer: a started consumer.
+        topic: the topic.
+        wait: seconds to keep asking (a topic just created takes a moment to appear).
+
+    Raises:
+        BrokerError: the topic does not exist.
+    """
+    for _ in range(max(1, int(wait / 0.2))):
+        found = consumer.partitions_for_topic(topic)
+        if found:
+            return found
+        await consumer._client.force_metadata_update()  # noqa: SLF001 - aiokafka has no public call
+        await asyncio.sleep(0.2)
+    raise BrokerError(f"topic {topic} does not exist: is the gateway running with it configured?")
 
 
 class TopicTail:
@@ -39,7 +59,7 @@ class TopicTail:
         """
         try:
             await self._consumer.start()
-            partitions = await self._partitions()
+            partitions = await topic_partitions(self._consumer, self.topic)
             self._consumer.assign([TopicPartition(self.topic, p) for p in sorted(partitions)])
             await self._consumer.seek_to_end()
         except KafkaError as exc:
@@ -52,15 +72,6 @@ class TopicTail:
     async def stop(self) -> None:
         """Disconnect."""
         await self._consumer.stop()
-
-    async def _partitions(self) -> set[int]:
-        for _ in range(50):
-            found = self._consumer.partitions_for_topic(self.topic)
-            if found:
-                return found
-            await self._consumer._client.force_metadata_update()  # noqa: SLF001 - aiokafka has no public call
-            await asyncio.sleep(0.2)
-        raise BrokerError(f"topic {self.topic} does not exist: is the gateway running with it configured?")
 
     async def wait_for(self, tracking_ids: set[str], timeout: float = 30.0) -> dict[str, Any]:
         """Collect records until every tracking id was seen or the time is up; return those seen.

@@ -1,0 +1,129 @@
+"""Delivery on the real broker: members isolated from each other, outages survived, poison messages parked."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from importlib.metadata import EntryPoint
+
+import pytest
+import yaml
+from aiokafka import AIOKafkaProducer
+
+from gateway import headers as h
+from gateway.config import load_settings
+from gateway.delivery.service import DeliveryService
+from gateway.plugins import ADAPTER_GROUP, AdapterCatalog
+from gateway.responses import read_response
+from gateway.samples import make_declaration
+from gateway.testing import FakeAdapter
+from gateway.topics import DEAD_LETTER, deliver_topic, reply_topic
+from gateway.transport.client import TopicTail
+from gateway.transport.topics import ensure_topics
+
+pytestmark = [pytest.mark.kafka, pytest.mark.slow]
+
+FAKE = AdapterCatalog([EntryPoint("fake", "gateway.testing:FakeAdapter", ADAPTER_GROUP)])
+FAST = {"base_delay": 0.2, "max_delay": 1.0, "max_attempts": 50, "breaker_failures": 3, "breaker_reset": 0.5,
+        "rate_per_second": 500}
+
+
+def network_file(tmp_path, bootstrap: str, tag: str, members: dict[str, dict]) -> str:
+    path = tmp_path / "network.yaml"
+    path.write_text(yaml.safe_dump({
+        "kafka": {"bootstrap_servers": bootstrap, "group_id": f"gw-{tag}"},
+        "participants": {f"{tag}-p": {"name": "P"}},
+        "members": {code: {"name": code, "submitters": [f"{tag}-p"],
+                           "adapter": {"name": "fake", "settings": settings}, "delivery": FAST}
+                    for code, settings in members.items()},
+    }))
+    return str(path)
+
+
+async def put(bootstrap: str, member: str, participant: str, lrns: list[str]) -> dict[str, str]:
+    """Publish declarations to a member's delivery topic as the gateway does; return tracking id → LRN."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    sent = {}
+    try:
+        for lrn in lrns:
+            tid = f"{member}-{lrn}"
+            headers = {h.TRACKING_ID: tid, h.PARTICIPANT: participant, h.MEMBER: member, h.LRN: lrn,
+                       h.FUNCTION_CODE: "9"}
+            await producer.send_and_wait(deliver_topic(member), make_declaration(member=member, lrn=lrn, seed=len(sent)),
+                                         key=f"{participant}:{lrn}".encode(),
+                                         headers=[(k, v.encode()) for k, v in headers.items()])
+            sent[tid] = lrn
+    finally:
+        await producer.stop()
+    return sent
+
+
+class TestDeliveryIsolation:
+    async def test_one_members_outage_does_not_hold_another(self, kafka_bootstrap: str, tmp_path) -> None:
+        """While FJ's national system is down, WS's declarations are all delivered; once FJ is back its
+        backlog is delivered, each declaration registered exactly once."""
+        tag = f"iso{time.time_ns() % 10**8}"
+        settings = load_settings(network_file(tmp_path, kafka_bootstrap, tag, {"FJ": {}, "WS": {}}))
+        participant = f"{tag}-p"
+        await ensure_topics(settings, [deliver_topic("FJ"), deliver_topic("WS"), reply_topic(participant)])
+        service = DeliveryService(settings, catalog=FAKE)
+        fj: FakeAdapter = next(w.adapter for w in service.workers if w.member == "FJ")  # type: ignore[assignment]
+        fj.down = True
+        replies = TopicTail(kafka_bootstrap, reply_topic(participant))
+        await replies.start()
+        running = asyncio.create_task(service.run())
+        try:
+            fj_sent = await put(kafka_bootstrap, "FJ", participant, [f"FJ-{i}" for i in range(30)])
+            ws_sent = await put(kafka_bootstrap, "WS", participant, [f"WS-{i}" for i in range(30)])
+            ws_replies = await replies.wait_for(set(ws_sent), timeout=30)
+            assert set(ws_replies) == set(ws_sent), "WS waited for FJ"
+            assert all(read_response(r.value).status == "accepted" for r in ws_replies.values())
+            assert not fj.registered and not (replies.records.keys() & fj_sent.keys())
+
+            fj.down = False
+            fj_replies = await replies.wait_for(set(fj_sent), timeout=60)
+            assert set(fj_replies) == set(fj_sent)
+            assert all(read_response(r.value).status == "accepted" for r in fj_replies.values())
+            registered_lrns = [key.split(":")[1] for key in fj.registered]
+            assert sorted(registered_lrns) == sorted(fj_sent.values())  # each exactly once
+        finally:
+            service.stop()
+            await asyncio.wait_for(running, 30)
+            await replies.stop()
+
+    async def test_poison_message_does_not_block_the_ones_behind(self, kafka_bootstrap: str, tmp_path) -> None:
+        """A declaration whose national answer is unreadable is rejected and parked; the ones after it
+        on the same partition are delivered."""
+        tag = f"poi{time.time_ns() % 10**8}"
+        settings = load_settings(network_file(tmp_path, kafka_bootstrap, tag, {"TO": {"poison_lrns": ["TO-1"]}}))
+        participant = f"{tag}-p"
+        await ensure_topics(settings, [deliver_topic("TO"), reply_topic(participant), DEAD_LETTER])
+        service = DeliveryService(settings, catalog=FAKE)
+        replies = TopicTail(kafka_bootstrap, reply_topic(participant))
+        dlq = TopicTail(kafka_bootstrap, DEAD_LETTER)
+        await replies.start()
+        await dlq.start()
+        running = asyncio.create_task(service.run())
+        try:
+            # One key: all on one partition, the poison one in the middle.
+            producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+            await producer.start()
+            tids = []
+            for i in range(5):
+                tid, lrn = f"poison-{tag}-{i}", f"TO-{i}"
+                headers = {h.TRACKING_ID: tid, h.PARTICIPANT: participant, h.MEMBER: "TO", h.LRN: lrn}
+                await producer.send_and_wait(deliver_topic("TO"), make_declaration(member="TO", lrn=lrn, seed=i),
+                                             key=b"same-key", headers=[(k, v.encode()) for k, v in headers.items()])
+                tids.append(tid)
+            await producer.stop()
+            got = await replies.wait_for(set(tids), timeout=30)
+            statuses = [read_response(got[t].value).status for t in tids]
+            assert statuses == ["accepted", "rejected", "accepted", "accepted", "accepted"]
+            parked = await dlq.wait_for({tids[1]}, timeout=10)
+            assert dict((k, v.decode()) for k, v in parked[tids[1]].headers)[h.DLQ_STAGE] == "deliver"
+        finally:
+            service.stop()
+            await asyncio.wait_for(running, 30)
+            await replies.stop()
+            await dlq.stop()
