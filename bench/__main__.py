@@ -31,7 +31,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--count", type=int, help="declarations in the corpus (default 2000; 200 with --quick)")
     parser.add_argument("--rate", type=float, help="latency phase rate in decl/s (default: half the measured "
                                                     "end-to-end throughput, at most 500)")
-    parser.add_argument("--latency-seconds", type=float, help="length of the latency phase (default 10; 3 with --quick)")
+    parser.add_argument("--latency-seconds", type=float,
+                        help="length of the latency phase (default 10; 3 with --quick)")
     parser.add_argument("--quick", action="store_true", help="smoke run: small corpus, short latency phase")
     parser.add_argument("--seed", type=int, default=2026, help="corpus seed (default 2026)")
     parser.add_argument("--max-kb", type=float, default=50.0, help="largest declaration in KB (default 50)")

@@ -49,7 +49,7 @@ async def throughput(gateway: GatewayProcess, collector: ReplyCollector, trackin
 
     Args:
         gateway: not started yet; the backlog is already in its submit topics.
-        collector: following the reply topics since before the backlog was produced.
+        collector: following the reply topics since before the gateway started.
         tracking_ids: the backlog's ids.
         probe: reads CPU use and gateway metrics at both ends of the interval.
         stall_timeout: seconds without a new reply before the phase fails.

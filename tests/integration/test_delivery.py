@@ -61,32 +61,33 @@ async def put(bootstrap: str, member: str, participant: str, lrns: list[str]) ->
 
 class TestDeliveryIsolation:
     async def test_one_members_outage_does_not_hold_another(self, kafka_bootstrap: str, tmp_path) -> None:
-        """While FJ's national system is down, WS's declarations are all delivered; once FJ is back its
+        """While KI's national system is down, TV's declarations are all delivered; once KI is back its
         backlog is delivered, each declaration registered exactly once."""
+        # Members no other test uses: delivery topics are per member and the broker is shared.
         tag = f"iso{time.time_ns() % 10**8}"
-        settings = load_settings(network_file(tmp_path, kafka_bootstrap, tag, {"FJ": {}, "WS": {}}))
+        settings = load_settings(network_file(tmp_path, kafka_bootstrap, tag, {"KI": {}, "TV": {}}))
         participant = f"{tag}-p"
-        await ensure_topics(settings, [deliver_topic("FJ"), deliver_topic("WS"), reply_topic(participant)])
+        await ensure_topics(settings, [deliver_topic("KI"), deliver_topic("TV"), reply_topic(participant)])
         service = DeliveryService(settings, catalog=FAKE)
-        fj: FakeAdapter = next(w.adapter for w in service.workers if w.member == "FJ")  # type: ignore[assignment]
-        fj.down = True
+        ki: FakeAdapter = next(w.adapter for w in service.workers if w.member == "KI")  # type: ignore[assignment]
+        ki.down = True
         replies = TopicTail(kafka_bootstrap, reply_topic(participant))
         await replies.start()
         running = asyncio.create_task(service.run())
         try:
-            fj_sent = await put(kafka_bootstrap, "FJ", participant, [f"FJ-{i}" for i in range(30)])
-            ws_sent = await put(kafka_bootstrap, "WS", participant, [f"WS-{i}" for i in range(30)])
-            ws_replies = await replies.wait_for(set(ws_sent), timeout=30)
-            assert set(ws_replies) == set(ws_sent), "WS waited for FJ"
-            assert all(read_response(r.value).status == "accepted" for r in ws_replies.values())
-            assert not fj.registered and not (replies.records.keys() & fj_sent.keys())
+            ki_sent = await put(kafka_bootstrap, "KI", participant, [f"KI-{i}" for i in range(30)])
+            tv_sent = await put(kafka_bootstrap, "TV", participant, [f"TV-{i}" for i in range(30)])
+            tv_replies = await replies.wait_for(set(tv_sent), timeout=30)
+            assert set(tv_replies) == set(tv_sent), "TV waited for KI"
+            assert all(read_response(r.value).status == "accepted" for r in tv_replies.values())
+            assert not ki.registered and not (replies.records.keys() & ki_sent.keys())
 
-            fj.down = False
-            fj_replies = await replies.wait_for(set(fj_sent), timeout=60)
-            assert set(fj_replies) == set(fj_sent)
-            assert all(read_response(r.value).status == "accepted" for r in fj_replies.values())
-            registered_lrns = [key.split(":")[1] for key in fj.registered]
-            assert sorted(registered_lrns) == sorted(fj_sent.values())  # each exactly once
+            ki.down = False
+            ki_replies = await replies.wait_for(set(ki_sent), timeout=60)
+            assert set(ki_replies) == set(ki_sent)
+            assert all(read_response(r.value).status == "accepted" for r in ki_replies.values())
+            registered_lrns = [key.split(":")[1] for key in ki.registered]
+            assert sorted(registered_lrns) == sorted(ki_sent.values())  # each exactly once
         finally:
             service.stop()
             await asyncio.wait_for(running, 30)
@@ -96,9 +97,9 @@ class TestDeliveryIsolation:
         """A declaration whose national answer is unreadable is rejected and parked; the ones after it
         on the same partition are delivered."""
         tag = f"poi{time.time_ns() % 10**8}"
-        settings = load_settings(network_file(tmp_path, kafka_bootstrap, tag, {"TO": {"poison_lrns": ["TO-1"]}}))
+        settings = load_settings(network_file(tmp_path, kafka_bootstrap, tag, {"NU": {"poison_lrns": ["NU-1"]}}))
         participant = f"{tag}-p"
-        await ensure_topics(settings, [deliver_topic("TO"), reply_topic(participant), DEAD_LETTER])
+        await ensure_topics(settings, [deliver_topic("NU"), reply_topic(participant), DEAD_LETTER])
         service = DeliveryService(settings, catalog=FAKE)
         replies = TopicTail(kafka_bootstrap, reply_topic(participant))
         dlq = TopicTail(kafka_bootstrap, DEAD_LETTER)
@@ -111,9 +112,9 @@ class TestDeliveryIsolation:
             await producer.start()
             tids = []
             for i in range(5):
-                tid, lrn = f"poison-{tag}-{i}", f"TO-{i}"
-                headers = {h.TRACKING_ID: tid, h.PARTICIPANT: participant, h.MEMBER: "TO", h.LRN: lrn}
-                await producer.send_and_wait(deliver_topic("TO"), make_declaration(member="TO", lrn=lrn, seed=i),
+                tid, lrn = f"poison-{tag}-{i}", f"NU-{i}"
+                headers = {h.TRACKING_ID: tid, h.PARTICIPANT: participant, h.MEMBER: "NU", h.LRN: lrn}
+                await producer.send_and_wait(deliver_topic("NU"), make_declaration(member="NU", lrn=lrn, seed=i),
                                              key=b"same-key", headers=[(k, v.encode()) for k, v in headers.items()])
                 tids.append(tid)
             await producer.stop()
