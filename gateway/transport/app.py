@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Any
 
 import structlog
@@ -58,8 +59,8 @@ def build_app(settings: GatewaySettings, registry: ProfileRegistry,
         logger=None,
     )
 
-    async def publish(out: Output) -> None:
-        await broker.publish(out.value, out.topic, key=out.key, headers=out.headers)
+    async def publish(out: Output) -> Awaitable[Any]:
+        return await broker.publish(out.value, out.topic, key=out.key, headers=out.headers, no_confirm=True)
 
     handler = BatchHandler(Pipeline(build_stages(settings, registry)), publish)
     topics = [submit_topic(p) for p in sorted(settings.participants)]

@@ -23,8 +23,10 @@ from gateway.topics import participant_of
 
 __all__ = ["BatchHandler", "MessageResult", "Publish"]
 
-Publish = Callable[[Output], Awaitable[Any]]
-"""Publishes one record and resolves once the broker acknowledged it."""
+Publish = Callable[[Output], Awaitable[Awaitable[Any]]]
+"""Hands one record to the producer (in call order) and returns the awaitable of the broker's ack."""
+
+_CHUNK = 50  # records validated per hand-off to the worker thread
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,8 +67,20 @@ class BatchHandler:
             Exception: whatever publishing raised; the caller must not commit the batch.
         """
         loop = asyncio.get_running_loop()
-        results = await loop.run_in_executor(self._executor, self._process_all, records)
-        await asyncio.gather(*(self._publish(o) for r in results for o in r.outputs))
+        chunks = [records[i:i + _CHUNK] for i in range(0, len(records), _CHUNK)]
+        results: list[MessageResult] = []
+        acks: list[Awaitable[Any]] = []
+        upcoming = loop.run_in_executor(self._executor, self._process_all, chunks[0]) if chunks else None
+        for i in range(len(chunks)):
+            assert upcoming is not None
+            done = await upcoming
+            # Validate the next chunk in the worker thread while this one's outputs go to the producer.
+            upcoming = loop.run_in_executor(self._executor, self._process_all, chunks[i + 1]) if i + 1 < len(chunks) else None
+            for result in done:
+                for output in result.outputs:  # handed over one by one: keeps per-key order
+                    acks.append(await self._publish(output))
+            results += done
+        await asyncio.gather(*acks)
         return results
 
     def _process_all(self, records: Sequence[Any]) -> list[MessageResult]:
