@@ -37,7 +37,7 @@ def deliver(config_path: str | None, members: tuple[str, ...], metrics_port: int
 
 
 async def _serve(service: DeliveryService, host: str, port: int) -> None:
-    server = ops_server(service.metrics.registry, lambda: bool(service.workers), host=host, port=port)
+    server = ops_server(service.metrics.registry, service.ready, host=host, port=port)
     loop = asyncio.get_running_loop()
 
     def shutdown() -> None:

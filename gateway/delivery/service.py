@@ -116,6 +116,10 @@ class DeliveryService:
                 await asyncio.sleep(5)
                 self.metrics.up.labels(loop.member).set(1)
 
+    def ready(self) -> bool:
+        """Tell whether every member's loop is consuming."""
+        return bool(self._loops) and all(loop.running for loop in self._loops)
+
     def stop(self) -> None:
         """Ask every loop to finish after the record in hand."""
         for loop in self._loops:

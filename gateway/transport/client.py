@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from types import TracebackType
 from typing import Any
+from collections.abc import Callable
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
@@ -49,7 +50,8 @@ class TopicTail:
         self.topic = topic
         self._bootstrap = bootstrap_servers
         self._consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
-        self.records: dict[str, Any] = {}
+        self.records: dict[str, Any] = {}  # first record per tracking id
+        self.history: dict[str, list[Any]] = {}  # every record per tracking id, in arrival order
 
     async def start(self) -> None:
         """Connect and position at the end of every partition.
@@ -73,23 +75,38 @@ class TopicTail:
         """Disconnect."""
         await self._consumer.stop()
 
-    async def wait_for(self, tracking_ids: set[str], timeout: float = 30.0) -> dict[str, Any]:
-        """Collect records until every tracking id was seen or the time is up; return those seen.
+    async def wait_for(self, tracking_ids: set[str], timeout: float = 30.0, *, count: int = 1) -> dict[str, Any]:
+        """Collect records until every tracking id was seen ``count`` times or the time is up.
 
         Args:
             tracking_ids: the ids to wait for.
             timeout: seconds to wait in all.
+            count: records wanted per id.
+
+        Returns:
+            The first record of each id seen.
+        """
+        await self.wait_until(lambda: all(len(self.history.get(t, ())) >= count for t in tracking_ids), timeout)
+        return {t: self.records[t] for t in tracking_ids if t in self.records}
+
+    async def wait_until(self, done: Callable[[], bool], timeout: float = 30.0) -> bool:
+        """Collect records until ``done()`` holds or the time is up; return whether it holds.
+
+        Args:
+            done: the condition, checked against :attr:`records` and :attr:`history`.
+            timeout: seconds to wait in all.
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while not tracking_ids <= self.records.keys() and loop.time() < deadline:
+        while not done() and loop.time() < deadline:
             batch = await self._consumer.getmany(timeout_ms=200, max_records=1000)
             for records in batch.values():
                 for record in records:
                     tid = dict(record.headers or ()).get(h.TRACKING_ID)
                     if tid is not None:
                         self.records.setdefault(tid.decode(), record)
-        return {t: self.records[t] for t in tracking_ids if t in self.records}
+                        self.history.setdefault(tid.decode(), []).append(record)
+        return done()
 
 
 class ParticipantClient:
@@ -176,3 +193,20 @@ class ParticipantClient:
         """
         found = await self._replies.wait_for(tracking_ids, timeout)
         return {t: r.value for t, r in found.items()}
+
+    async def final_replies(self, tracking_ids: set[str], timeout: float = 60.0) -> dict[str, list[bytes]]:
+        """Wait until each submission has its final answer; return every reply per tracking id.
+
+        A declaration first gets "received" from the gateway, then "accepted" or "rejected" once its
+        member's national system answered (or "rejected" at once when the gateway refused it).
+
+        Args:
+            tracking_ids: ids returned by :meth:`submit`.
+            timeout: seconds to wait in all.
+        """
+        def final(tid: str) -> bool:
+            return any(dict(r.headers or ()).get(h.STATUS, b"received") != b"received"
+                       for r in self._replies.history.get(tid, ()))
+
+        await self._replies.wait_until(lambda: all(final(t) for t in tracking_ids), timeout)
+        return {t: [r.value for r in self._replies.history[t]] for t in tracking_ids if t in self._replies.history}

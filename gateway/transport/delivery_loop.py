@@ -53,10 +53,12 @@ class DeliveryLoop:
         )
         self._paused_until: dict[TopicPartition, float] = {}
         self._stopping = asyncio.Event()
+        self.running = False
 
     async def run(self) -> None:
         """Consume until :meth:`stop`; a Kafka hiccup is logged and the loop goes on."""
         await self._consumer.start()
+        self.running = True
         log.info("delivery_started", member=self.member, adapter=self.worker.adapter.NAME)
         try:
             while not self._stopping.is_set():
@@ -72,6 +74,7 @@ class DeliveryLoop:
                     log.warning("delivery_kafka_error", member=self.member, error=repr(exc))
                     await asyncio.sleep(1)
         finally:
+            self.running = False
             await self._consumer.stop()
 
     def stop(self) -> None:
