@@ -1,0 +1,105 @@
+"""Read ASYCUDA World's answer: the registered and assessed declaration, or its list of errors.
+
+A result is the declaration as ASYCUDA keeps it after registration: ``Identification/Registration``
+(serial, number, date) and ``Identification/Assessment`` filled in, a ``Taxation/Taxation_line`` per tax of
+each item, declaration-level taxes in ``Global_taxes/Global_tax_item`` (``"<code> <amount>"``) and the
+total in ``Financial/Amounts/Totals_taxes``. A rejection is::
+
+    <ASYCUDA_ERRORS>
+      <Error><Code>ASY-HS-UNKNOWN</Code><Message>...</Message><Field>ASYCUDA/Item[2]/...</Field></Error>
+    </ASYCUDA_ERRORS>
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from lxml import etree
+
+from adapters.asycuda._dates import parse_date
+from adapters.asycuda._xml import XMLError, child_text, parse_xml
+from adapters.asycuda.transport import ADAPTER, Reply
+from gateway.adapter_api import AdapterProtocolError, Assessment, Issue, NationalAnswer, Registration, TaxLine
+
+__all__ = ["read_reply"]
+
+
+def read_reply(reply: Reply, *, member: str, currency: str) -> NationalAnswer:
+    """Turn ASYCUDA's answer into a :class:`NationalAnswer`.
+
+    Args:
+        reply: the answer from the transport.
+        member: the member served, for error context.
+        currency: the national currency the assessment is in (ASYCUDA documents do not name it).
+
+    Raises:
+        AdapterProtocolError: the answer is not XML, has an unexpected root, or lacks what it must hold
+            (a registration number; at least one error in a rejection).
+    """
+    try:
+        root = parse_xml(reply.body)
+        if reply.rejected:
+            return NationalAnswer(False, issues=_issues(root), raw=reply.body)
+        registration = _registration(root)
+        return NationalAnswer(True, registration=registration, assessment=_assessment(root, currency),
+                              duplicate=reply.replayed, raw=reply.body)
+    except XMLError as exc:
+        raise _unreadable(member, f"is not well-formed XML ({exc})", reply.body) from exc
+    except (ValueError, InvalidOperation) as exc:  # a date or an amount ASYCUDA would not write
+        raise _unreadable(member, f"cannot be read ({exc})", reply.body) from exc
+
+
+def _issues(root: etree._Element) -> tuple[Issue, ...]:
+    if root.tag != "ASYCUDA_ERRORS":
+        raise ValueError(f"a rejection must be an ASYCUDA_ERRORS document, not <{root.tag}>")
+    issues = tuple(Issue(code=child_text(error, "Code") or "ASY-ERROR",
+                         message=child_text(error, "Message") or "rejected by ASYCUDA World without a message",
+                         path=child_text(error, "Field") or None)
+                   for error in root.iterfind("Error"))
+    if not issues:
+        raise ValueError("the rejection lists no Error")
+    return issues
+
+
+def _registration(root: etree._Element) -> Registration:
+    if root.tag != "ASYCUDA":
+        raise ValueError(f"a result must be an ASYCUDA document, not <{root.tag}>")
+    identification = root.find("Identification")
+    serial = child_text(identification, "Registration/Serial_number")
+    number = child_text(identification, "Registration/Number")
+    if not number:
+        raise ValueError("the result carries no Identification/Registration/Number")
+    date_text = child_text(identification, "Registration/Date")
+    date = parse_date(date_text) if date_text else None
+    office = child_text(identification, "Office_segment/Customs_clearance_office_code")
+    year = str(date.year) if date else child_text(root, "Assessment_notice/Registration_year")
+    reference = " ".join(part for part in (office, serial, number, year) if part)
+    return Registration(reference=reference, serial=serial or None, number=number, date=date)
+
+
+def _assessment(root: etree._Element, currency: str) -> Assessment | None:
+    identification = root.find("Identification")
+    number = child_text(identification, "Assessment/Number")
+    if not number:
+        return None  # registered, not assessed yet
+    taxes: list[TaxLine] = []
+    for position, item in enumerate(root.iterfind("Item"), start=1):
+        for line in item.iterfind("Taxation/Taxation_line"):
+            code, amount = child_text(line, "Duty_tax_code"), child_text(line, "Duty_tax_amount")
+            if code and amount:
+                taxes.append(TaxLine(code=code, amount=Decimal(amount), item=position))
+    for global_tax in root.iterfind("Global_taxes/Global_tax_item"):
+        code, _, amount = (global_tax.text or "").strip().partition(" ")
+        if code and amount:
+            taxes.append(TaxLine(code=code, amount=Decimal(amount.strip())))
+    total_text = child_text(root, "Financial/Amounts/Totals_taxes")
+    total = Decimal(total_text) if total_text else sum((t.amount for t in taxes), Decimal(0))
+    date_text = child_text(identification, "Assessment/Date")
+    return Assessment(number=number, total=total, currency=currency, taxes=tuple(taxes),
+                      serial=child_text(identification, "Assessment/Serial_number") or None,
+                      date=parse_date(date_text) if date_text else None)
+
+
+def _unreadable(member: str, what: str, body: bytes) -> AdapterProtocolError:
+    return AdapterProtocolError(f"the answer of ASYCUDA World of {member} {what}; first bytes: {body[:120]!r}",
+                                member=member, adapter=ADAPTER)

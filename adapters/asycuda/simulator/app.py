@@ -1,0 +1,128 @@
+"""The simulator's HTTP API (starlette).
+
+=======  ===============================  ==============================================================
+POST     /asycuda/declarations            ASYCUDA XML in; 200 assessed declaration (``Idempotent-Replayed:
+                                          true`` on a known ``Idempotency-Key``), 422 ``ASYCUDA_ERRORS``,
+                                          503 while down or on a simulated failure (or a dropped connection)
+GET      /health                          200 ``{"status": "ok", "member": ...}``, 503 ``"down"`` while down
+GET      /control                         200 the controls and counts (JSON)
+POST     /control                         JSON any of ``down``, ``delay``, ``failure_rate``,
+                                          ``reject_next``; 200 the new controls, 400 ``{"error": ...}``
+GET      /control/registrations?key=K     200 ``{"key": K, "count": n}``; without key the totals
+=======  ===============================  ==============================================================
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import asdict
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from adapters.asycuda.simulator.checks import Problem, errors_document
+from adapters.asycuda.simulator.service import AsycudaSimulator
+
+__all__ = ["DroppedConnectionFilter", "create_app"]
+
+_XML = "application/xml"
+
+
+class _DroppedConnection(Response):
+    """Starts a 200 answer and stops: the server closes the connection mid-response, the client sees it
+    dropped (the registration is made, its answer lost: the case idempotency keys exist for)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", _XML.encode()), (b"content-length", b"100000")]})
+
+
+class DroppedConnectionFilter(logging.Filter):
+    """Hides uvicorn's error about a response left incomplete: here that is a simulated failure, not a bug."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Return False for uvicorn's "returned without completing response" record.
+
+        Args:
+            record: a record of the ``uvicorn.error`` logger.
+        """
+        return "without completing response" not in record.getMessage()
+
+
+def create_app(simulator: AsycudaSimulator, *,
+               lifespan: Callable[[Starlette], AbstractAsyncContextManager[None]] | None = None,
+               rng: random.Random | None = None) -> Starlette:
+    """Return the ASGI app of the simulator.
+
+    Args:
+        simulator: the simulated system.
+        lifespan: run around the server's life (the hot-folder watcher).
+        rng: draws the simulated failures; seed it for reproducible runs.
+    """
+    draw = rng or random.Random()
+    controls = simulator.state.controls
+
+    async def declarations(request: Request) -> Response:
+        if controls.down:
+            return _unavailable("ASYCUDA World server is not available (maintenance)")
+        failure = draw.random() < controls.failure_rate
+        if failure and draw.random() < 0.5:
+            return _unavailable("ASYCUDA World server is overloaded")
+        outcome = await simulator.submit(await request.body(), request.headers.get("Idempotency-Key"))
+        if failure:
+            return _DroppedConnection()
+        headers = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
+        return Response(outcome.document, status_code=200 if outcome.accepted else 422, media_type=_XML,
+                        headers=headers)
+
+    async def health(request: Request) -> Response:
+        status = "down" if controls.down else "ok"
+        return JSONResponse({"status": status, "member": simulator.member}, status_code=503 if controls.down else 200)
+
+    async def control(request: Request) -> Response:
+        if request.method == "POST":
+            try:
+                changes = json.loads(await request.body() or b"{}")
+                if not isinstance(changes, dict):
+                    raise ValueError("the body must be a JSON object")
+                controls.update(changes)
+            except ValueError as exc:  # json.JSONDecodeError is a ValueError
+                return JSONResponse({"error": str(exc)}, status_code=400)
+        return JSONResponse(_snapshot(simulator))
+
+    async def registrations(request: Request) -> Response:
+        key = request.query_params.get("key")
+        if key is not None:
+            return JSONResponse({"key": key, "count": simulator.registrations(key)})
+        records = simulator.state.records.values()
+        return JSONResponse({"keys": len(simulator.state.records), "total": sum(r.registrations for r in records),
+                             "replays": sum(r.replays for r in records), "counters": simulator.state.counters})
+
+    routes = [Route("/asycuda/declarations", declarations, methods=["POST"]), Route("/health", health),
+              Route("/control", control, methods=["GET", "POST"]),
+              Route("/control/registrations", registrations)]
+    return Starlette(routes=routes, lifespan=lifespan or _no_lifespan)
+
+
+def _unavailable(message: str) -> Response:
+    return Response(errors_document([Problem("ASY-UNAVAILABLE", message)]), status_code=503, media_type=_XML,
+                    headers={"Retry-After": "30"})
+
+
+def _snapshot(simulator: AsycudaSimulator) -> dict[str, Any]:
+    records = simulator.state.records.values()
+    return {"member": simulator.member, **asdict(simulator.state.controls),
+            "registrations": sum(r.registrations for r in records)}
+
+
+@asynccontextmanager
+async def _no_lifespan(app: Starlette) -> AsyncIterator[None]:
+    yield

@@ -1,0 +1,48 @@
+"""The ASYCUDA adapter meets the adapter contract against the real simulator, over HTTP and hot folders."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from adapters.asycuda import AsycudaAdapter
+from adapters.asycuda.hotfolder import file_name
+from gateway.adapter_contract import AdapterContract
+from tests.adapters.asycuda.conftest import SimulatorControl, SimulatorProcess
+
+
+class TestAsycudaHttpContract(AdapterContract):
+    TIMEOUT = 1.0
+
+    @pytest.fixture
+    async def national(self, simulator: SimulatorProcess) -> AsyncIterator[SimulatorControl]:
+        handle = SimulatorControl(simulator.url)
+        yield handle
+        await handle.reset()
+
+    @pytest.fixture
+    async def adapter(self, simulator: SimulatorProcess, national: SimulatorControl) -> AsyncIterator[AsycudaAdapter]:
+        adapter = AsycudaAdapter(self.MEMBER, {"url": simulator.url, "timeout": self.TIMEOUT})
+        yield adapter
+        await adapter.aclose()
+
+
+class TestAsycudaHotFolderContract(AdapterContract):
+    TIMEOUT = 1.0
+
+    @pytest.fixture
+    async def national(self, simulator: SimulatorProcess) -> AsyncIterator[SimulatorControl]:
+        # In a hot folder ASYCUDA knows a declaration by its file name, derived from the idempotency key.
+        handle = SimulatorControl(simulator.url, key_of=file_name)
+        yield handle
+        await handle.reset()
+
+    @pytest.fixture
+    async def adapter(self, simulator: SimulatorProcess, national: SimulatorControl) -> AsyncIterator[AsycudaAdapter]:
+        assert simulator.hotfolder is not None
+        folders = {"inbox": str(simulator.hotfolder / "inbox"), "outbox": str(simulator.hotfolder / "outbox"),
+                   "poll_interval": 0.05}
+        adapter = AsycudaAdapter(self.MEMBER, {"mode": "hotfolder", "timeout": self.TIMEOUT, "hotfolder": folders})
+        yield adapter
+        await adapter.aclose()

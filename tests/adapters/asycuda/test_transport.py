@@ -1,0 +1,151 @@
+"""Tests for adapters.asycuda.transport and .hotfolder: answers and failures of both ways into ASYCUDA."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from adapters.asycuda.config import HotFolderSettings
+from adapters.asycuda.hotfolder import HotFolderTransport, file_name
+from adapters.asycuda.transport import HttpTransport, Reply
+from gateway.adapter_api import AdapterProtocolError, AdapterUnavailable
+from gateway.ops.broker import free_ports
+
+
+def http(handler: httpx.MockTransport | None = None, timeout: float = 1.0) -> HttpTransport:
+    """An HttpTransport on a mock server (or a closed port when no handler is given)."""
+    url = "http://asycuda.test" if handler else f"http://127.0.0.1:{free_ports(1)[0]}"
+    return HttpTransport(url, timeout=timeout, member="FJ", transport=handler)
+
+
+def answering(status: int, body: bytes = b"<ASYCUDA/>", headers: dict[str, str] | None = None,
+              seen: list[httpx.Request] | None = None) -> httpx.MockTransport:
+    """A mock server answering every request the same way (and recording them)."""
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if seen is not None:
+            seen.append(request)
+        return httpx.Response(status, content=body, headers=headers)
+
+    return httpx.MockTransport(handle)
+
+
+class TestHttpTransport:
+    async def test_posts_with_idempotency_key_and_tracking_id(self) -> None:
+        """The document is POSTed to {url}/asycuda/declarations with Idempotency-Key and X-OCO-Tracking-Id."""
+        seen: list[httpx.Request] = []
+        reply = await http(answering(200, seen=seen)).send(b"<ASYCUDA/>", key="p:L1:9:abc", tracking_id="t-1")
+        assert reply == Reply(b"<ASYCUDA/>")
+        (request,) = seen
+        assert (request.method, str(request.url)) == ("POST", "http://asycuda.test/asycuda/declarations")
+        assert request.headers["Idempotency-Key"] == "p:L1:9:abc" and request.headers["X-OCO-Tracking-Id"] == "t-1"
+        assert request.content == b"<ASYCUDA/>"
+
+    @pytest.mark.parametrize(("status", "headers", "expected"), [
+        (200, {"Idempotent-Replayed": "true"}, Reply(b"x", replayed=True)),
+        (422, {}, Reply(b"x", rejected=True)),
+    ])
+    async def test_answers(self, status: int, headers: dict[str, str], expected: Reply) -> None:
+        """200 is a result (replayed when ASYCUDA says so), 422 a rejection."""
+        assert await http(answering(status, b"x", headers)).send(b"d", key="k", tracking_id="t") == expected
+
+    @pytest.mark.parametrize("status", [500, 502, 503, 504, 429, 408])
+    async def test_try_later_statuses_are_unavailable(self, status: int) -> None:
+        """5xx, 429 and 408 raise AdapterUnavailable carrying the member and adapter."""
+        with pytest.raises(AdapterUnavailable) as caught:
+            await http(answering(status)).send(b"d", key="k", tracking_id="t")
+        assert (caught.value.member, caught.value.adapter) == ("FJ", "asycuda")
+
+    @pytest.mark.parametrize("status", [400, 401, 404, 409])
+    async def test_other_statuses_are_protocol_errors(self, status: int) -> None:
+        """An unexpected status (a wrong URL, say) raises AdapterProtocolError: retrying will not help."""
+        with pytest.raises(AdapterProtocolError, match=r"members\.FJ\.adapter\.settings\.url"):
+            await http(answering(status)).send(b"d", key="k", tracking_id="t")
+
+    async def test_connection_refused_is_unavailable(self) -> None:
+        """Nothing listening raises AdapterUnavailable, not an httpx error."""
+        with pytest.raises(AdapterUnavailable, match="cannot be reached"):
+            await http().send(b"d", key="k", tracking_id="t")
+
+    async def test_slow_server_is_unavailable_in_bounded_time(self) -> None:
+        """A server slower than the timeout raises AdapterUnavailable after about the timeout."""
+
+        async def slow(request: httpx.Request) -> httpx.Response:
+            await asyncio.sleep(5)
+            return httpx.Response(200)
+
+        started = time.monotonic()
+        with pytest.raises(AdapterUnavailable, match="did not answer within 0.3 s"):
+            await http(httpx.MockTransport(slow), timeout=0.3).send(b"d", key="k", tracking_id="t")
+        assert time.monotonic() - started < 1.0
+
+    async def test_dropped_connection_is_unavailable(self) -> None:
+        """A connection dropped mid-answer raises AdapterUnavailable."""
+
+        def drop(request: httpx.Request) -> httpx.Response:
+            raise httpx.RemoteProtocolError("peer closed connection", request=request)
+
+        with pytest.raises(AdapterUnavailable):
+            await http(httpx.MockTransport(drop)).send(b"d", key="k", tracking_id="t")
+
+
+@pytest.fixture
+def folders(tmp_path: Path) -> HotFolderSettings:
+    """An empty inbox and outbox."""
+    (tmp_path / "inbox").mkdir()
+    (tmp_path / "outbox").mkdir()
+    return HotFolderSettings(inbox=tmp_path / "inbox", outbox=tmp_path / "outbox", poll_interval=0.02)
+
+
+class TestHotFolderTransport:
+    def test_file_names_are_safe_and_distinct(self) -> None:
+        """Keys become file names of safe characters, distinct even when the readable parts collide."""
+        names = {file_name("p:L/1:9:abc"), file_name("p:L:1:9:abc"), file_name("p:L 1:9:abc")}
+        assert len(names) == 3
+        assert all(set(name) <= set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+                   for name in names)
+
+    @pytest.mark.parametrize(("suffix", "rejected"), [(".xml", False), (".err.xml", True)])
+    async def test_result_or_error_file_is_the_reply(self, folders: HotFolderSettings, suffix: str,
+                                                     rejected: bool) -> None:
+        """The declaration is dropped in the inbox; <name>.xml or <name>.err.xml in the outbox is the reply,
+        and is removed once read."""
+        transport = HotFolderTransport(folders, timeout=2, member="FJ")
+        name = file_name("k1")
+
+        async def asycuda() -> None:
+            inbox = folders.inbox / f"{name}.xml"
+            while not inbox.exists():
+                await asyncio.sleep(0.01)
+            assert inbox.read_bytes() == b"<ASYCUDA/>"
+            inbox.unlink()
+            (folders.outbox / f"{name}{suffix}").write_bytes(b"answer")
+
+        reply, _ = await asyncio.gather(transport.send(b"<ASYCUDA/>", key="k1", tracking_id="t"), asycuda())
+        assert reply == Reply(b"answer", rejected=rejected)
+        assert list(folders.outbox.iterdir()) == []
+
+    async def test_timeout_withdraws_the_file(self, folders: HotFolderSettings) -> None:
+        """No result within the timeout raises AdapterUnavailable and takes the unread file back."""
+        transport = HotFolderTransport(folders, timeout=0.2, member="FJ")
+        with pytest.raises(AdapterUnavailable, match="withdrawn") as caught:
+            await transport.send(b"<ASYCUDA/>", key="k2", tracking_id="t")
+        assert caught.value.member == "FJ"
+        assert list(folders.inbox.iterdir()) == []
+
+    async def test_late_result_answers_the_redelivery(self, folders: HotFolderSettings) -> None:
+        """A result written after a timeout answers the next delivery of the same key, without resubmitting."""
+        (folders.outbox / f"{file_name('k3')}.xml").write_bytes(b"late")
+        transport = HotFolderTransport(folders, timeout=0.2, member="FJ")
+        assert await transport.send(b"<ASYCUDA/>", key="k3", tracking_id="t") == Reply(b"late")
+        assert list(folders.inbox.iterdir()) == []
+
+    async def test_missing_folder_is_unavailable(self, folders: HotFolderSettings) -> None:
+        """An inbox that disappeared (an unmounted share) raises AdapterUnavailable, not OSError."""
+        folders.inbox.rmdir()
+        with pytest.raises(AdapterUnavailable, match="cannot be used"):
+            await HotFolderTransport(folders, timeout=0.2, member="FJ").send(b"d", key="k4", tracking_id="t")

@@ -1,0 +1,28 @@
+"""The kafka adapter meets the adapter contract against a MemberResponder on the session's real Kafka broker."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from adapters.kafka_topic import KafkaTopicAdapter
+from adapters.kafka_topic.responder import MemberResponder
+from gateway.adapter_contract import AdapterContract
+from tests.adapters.kafka_topic.conftest import MEMBER
+
+
+@pytest.mark.kafka
+class TestKafkaTopicAdapterContract(AdapterContract):
+    MEMBER = MEMBER
+    TIMEOUT = 1.5  # produce (acks=all) + the member's answer on a loaded CI box, with room
+
+    @pytest.fixture
+    async def adapter(self, kafka_bootstrap: str, responder: MemberResponder) -> AsyncIterator[KafkaTopicAdapter]:
+        adapter = KafkaTopicAdapter(self.MEMBER, {
+            "bootstrap_servers": kafka_bootstrap, "request_topic": responder.request_topic,
+            "reply_topic": responder.reply_topic, "timeout": self.TIMEOUT})
+        try:
+            yield adapter
+        finally:
+            await adapter.aclose()

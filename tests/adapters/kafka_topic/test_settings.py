@@ -1,0 +1,45 @@
+"""The kafka adapter refuses wrong settings at start-up, naming the key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from adapters.kafka_topic import KafkaTopicAdapter, KafkaTopicSettings
+from gateway.adapter_api import ConfigError
+
+
+class TestKafkaTopicSettings:
+    def test_defaults_follow_the_member_code(self) -> None:
+        """Topics default to member.<CODE>.declarations and member.<CODE>.answers; timeouts to 10 s."""
+        settings = KafkaTopicSettings.parse("WS", {"bootstrap_servers": "k1:9092"})
+        assert settings == KafkaTopicSettings("k1:9092", "member.WS.declarations", "member.WS.answers", 10.0, 10.0)
+
+    def test_a_list_of_brokers_is_joined(self) -> None:
+        """bootstrap_servers may be a list of host:port."""
+        settings = KafkaTopicSettings.parse("WS", {"bootstrap_servers": ["k1:9092", "k2:9092"]})
+        assert settings.bootstrap_servers == "k1:9092,k2:9092"
+
+    def test_construction_does_not_connect(self) -> None:
+        """Creating the adapter checks settings only; nothing connects before the first delivery."""
+        adapter = KafkaTopicAdapter("WS", {"bootstrap_servers": "nowhere.invalid:9092"})
+        assert adapter.config.reply_topic == "member.WS.answers"
+
+    @pytest.mark.parametrize(("settings", "key"), [
+        ({}, "settings.bootstrap_servers"),
+        ({"bootstrap_servers": "k1"}, "settings.bootstrap_servers"),
+        ({"bootstrap_servers": "k1:9092, k2:9092"}, "settings.bootstrap_servers"),
+        ({"bootstrap_servers": 9092}, "settings.bootstrap_servers"),
+        ({"bootstrap_servers": "k:1", "request_topic": "bad topic"}, "settings.request_topic"),
+        ({"bootstrap_servers": "k:1", "reply_topic": ""}, "settings.reply_topic"),
+        ({"bootstrap_servers": "k:1", "request_topic": "t", "reply_topic": "t"}, "reply_topic"),
+        ({"bootstrap_servers": "k:1", "timeout": -1}, "settings.timeout"),
+        ({"bootstrap_servers": "k:1", "connect_timeout": "5"}, "settings.connect_timeout"),
+        ({"bootstrap_servers": "k:1", "topic": "x"}, "topic"),
+    ])
+    def test_wrong_settings_name_the_key(self, settings: dict[str, Any], key: str) -> None:
+        """A missing, malformed or unknown setting raises ConfigError naming the member and key."""
+        with pytest.raises(ConfigError, match=key) as caught:
+            KafkaTopicAdapter("WS", settings)
+        assert "members.WS.adapter.settings" in str(caught.value)
