@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
+
 import click
 
 __all__ = ["simulate"]
@@ -12,13 +15,25 @@ def simulate() -> None:
     """Run a national system simulator (a real HTTP server, hot folder included where the system has one)."""
 
 
-def _register() -> None:
-    # Imported here so `oco-gateway --help` stays fast and a broken simulator cannot break other commands.
-    from adapters.asycuda.simulator.cli import asycuda
-    from adapters.wco_xml.simulator import wco
+_SIMULATORS = {"asycuda": "adapters.asycuda.simulator.cli", "wco": "adapters.wco_xml.simulator"}
 
-    simulate.add_command(asycuda)
-    simulate.add_command(wco)
+
+def _register() -> None:
+    # Each on its own: one broken simulator must not take the others down with it.
+    for name, module in _SIMULATORS.items():
+        try:
+            command = getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError) as exc:
+            command = click.Command(name, callback=_unavailable(f"simulator {name!r} cannot load: {exc!r}"),
+                                    help="(unavailable)")
+        simulate.add_command(command)
+
+
+def _unavailable(reason: str) -> Callable[[], None]:
+    def explain() -> None:
+        raise click.ClickException(reason)
+
+    return explain
 
 
 _register()

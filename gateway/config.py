@@ -85,6 +85,7 @@ class DeliverySettings(_Strict):
     max_delay: float = Field(300.0, gt=0)
     breaker_failures: int = Field(5, ge=1, description="consecutive failures that open the circuit")
     breaker_reset: float = Field(30.0, gt=0, description="seconds before a probe of an open circuit")
+    call_timeout: float = Field(120.0, gt=0, description="longest a national call may take, whatever the adapter")
 
 
 class ParticipantSettings(_Strict):

@@ -33,7 +33,6 @@ class ReplyRouter:
                                           fetch_max_wait_ms=100)  # an answer is awaited: do not batch it up
         self._waiting: dict[str, list[asyncio.Future[ConsumerRecord]]] = {}
         self._task: asyncio.Task[None] | None = None
-        self.failure: BaseException | None = None
 
     @property
     def running(self) -> bool:
@@ -105,8 +104,7 @@ class ReplyRouter:
                         for future in self._waiting.pop(header(record.headers, IDEMPOTENCY_KEY) or "", ()):
                             if not future.done():
                                 future.set_result(record)
-        except KafkaError as exc:
-            self.failure = exc
+        except KafkaError as exc:  # the waiting deliveries raise it (as AdapterUnavailable); the next restarts us
             for futures in self._waiting.values():
                 for future in futures:
                     if not future.done():

@@ -59,15 +59,17 @@ class KafkaTopicAdapter(Adapter):
         producer, replies = await self._started()
         key = declaration.idempotency_key
         answer = replies.expect(key)  # before sending: a fast member must not answer into the void
+        step = f"sending to {self.config.request_topic}"
         try:
             async with asyncio.timeout(self.config.timeout):
                 await producer.send_and_wait(self.config.request_topic, declaration.payload, key=key.encode(),
                                              headers=[(IDEMPOTENCY_KEY, key.encode()),
                                                       (TRACKING_ID, declaration.tracking_id.encode())])
+                step = f"waiting for the member's answer on {self.config.reply_topic}"
                 record = await answer
         except TimeoutError as exc:
-            raise self._unavailable(f"member {self.member} did not answer on {self.config.reply_topic} within "
-                                    f"{self.config.timeout:g} s") from exc
+            raise self._unavailable(f"no answer from member {self.member} within {self.config.timeout:g} s "
+                                    f"({step})") from exc
         except KafkaError as exc:
             raise self._unavailable(f"sending to {self.config.request_topic} or reading "
                                     f"{self.config.reply_topic} failed: {exc!r}") from exc

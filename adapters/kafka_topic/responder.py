@@ -173,7 +173,8 @@ class MemberResponder:
                     # rejection meant for a later one.
                     key = header(record.headers, IDEMPOTENCY_KEY) or ""
                     reject = self._registered.answer_for(key) is None and self.pending_rejections > 0
-                    self.pending_rejections -= reject
+                    if reject:
+                        self.pending_rejections -= 1
                     task = asyncio.create_task(self._answer(record, key, reject, self.delay))
                     self._answering.add(task)
                     task.add_done_callback(self._answering.discard)

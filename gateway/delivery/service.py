@@ -67,6 +67,7 @@ class DeliveryService:
                 policy=RetryPolicy(d.max_attempts, d.base_delay, d.max_delay),
                 breaker=CircuitBreaker(d.breaker_failures, d.breaker_reset, on_change=self._breaker_changed(code)),
                 limiter=AsyncLimiter(d.rate_per_second, 1.0),
+                call_timeout=d.call_timeout,
             ))
         self._loops: list[DeliveryLoop] = []
 

@@ -6,6 +6,7 @@ partition until then"), so every path is tested directly.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager, nullcontext
@@ -65,17 +66,19 @@ class MemberWorker:
         breaker: the member's circuit breaker.
         limiter: an async context manager entered around each call (the member's rate limit).
         clock: wall clock in seconds (``time.time``); retry times travel between processes.
+        call_timeout: a bound on every national call, in case an adapter forgets its own.
     """
 
     def __init__(self, member: str, adapter: Adapter, *, policy: RetryPolicy | None = None,
                  breaker: CircuitBreaker | None = None, limiter: AbstractAsyncContextManager[object] | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, call_timeout: float = 120.0) -> None:
         self.member = member
         self.adapter = adapter
         self.policy = policy or RetryPolicy()
         self.breaker = breaker or CircuitBreaker()
         self._limiter = limiter
         self._clock = clock
+        self._call_timeout = call_timeout
 
     async def handle(self, record: InRecord) -> Decision:
         """Decide about one record (and make the national call when it is due).
@@ -95,7 +98,7 @@ class MemberWorker:
         probing = self.breaker.state is BreakerState.HALF_OPEN
         try:
             async with self._limiter or nullcontext():
-                answer = await self.adapter.deliver(declaration)
+                answer = await self._call(declaration)
         except AdapterUnavailable as exc:
             self.breaker.record_failure()
             if probing:  # the system is still down: that says nothing about this declaration
@@ -111,6 +114,13 @@ class MemberWorker:
         self.breaker.record_success()
         return Decision(outputs=(self._reply(record, declaration, answer),), answer=answer,
                         outcome="accepted" if answer.accepted else "rejected")
+
+    async def _call(self, declaration: Declaration) -> NationalAnswer:
+        try:
+            return await asyncio.wait_for(self.adapter.deliver(declaration), self._call_timeout)
+        except TimeoutError as exc:
+            raise AdapterUnavailable(f"{self.adapter.NAME} adapter took longer than {self._call_timeout:g}s",
+                                     member=self.member, adapter=self.adapter.NAME) from exc
 
     def _declaration(self, record: InRecord, attempt: int) -> Declaration:
         hd = record.headers

@@ -160,3 +160,12 @@ class TestMemberWorker:
         decision = await self.worker(Broken("FJ", {})).handle(record())
         assert [o.topic for o in decision.outputs] == ["oco.reply.fj-post", "oco.dlq"]
 
+
+
+class TestCallTimeout:
+    async def test_adapter_without_its_own_timeout_is_bounded(self) -> None:
+        """An adapter that hangs is cut off by the worker's call timeout and the declaration is retried."""
+        adapter = FakeAdapter("FJ", {"delay": 5.0})
+        worker = MemberWorker("FJ", adapter, clock=lambda: 2000.0, call_timeout=0.1)
+        decision = await worker.handle(record())
+        assert decision.outcome == "retry"

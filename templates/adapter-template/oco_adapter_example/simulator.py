@@ -33,8 +33,9 @@ class ExampleSystem:
     async def _declarations(self, request: Request) -> Response:
         if self.down:
             return Response("down", 503)
-        refuse, delay = self.refuse > 0, self.delay  # decided on arrival
-        self.refuse -= refuse
+        refuse, delay = self.refuse > 0, self.delay  # decided on arrival, not after an earlier delay
+        if refuse:
+            self.refuse -= 1
         await asyncio.sleep(delay)
         key, body = request.headers.get("Idempotency-Key", ""), await request.body()
         if key in self.references:

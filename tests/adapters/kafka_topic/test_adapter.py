@@ -47,6 +47,20 @@ class TestKafkaTopicAdapter:
             assert declaration.lrn.encode() in (answer.raw or b"")
             assert await national.registrations(declaration.idempotency_key) == 1
 
+    async def test_silent_member_times_out_naming_the_step(self, kafka_bootstrap: str,
+                                                           national: MemberResponder) -> None:
+        """A member that stops answering makes delivery raise AdapterUnavailable saying where it waited."""
+        adapter = KafkaTopicAdapter(MEMBER, _settings(kafka_bootstrap, national.request_topic, national.reply_topic,
+                                                      timeout=0.5))
+        await national.set_down(True)
+        try:
+            with pytest.raises(AdapterUnavailable, match=f"within 0.5 s \\(waiting for the member's answer on "
+                                                         f"{national.reply_topic}\\)"):
+                await adapter.deliver(_declaration(f"SILENT-{uuid.uuid4().hex[:8]}"))
+        finally:
+            await national.set_down(False)
+            await adapter.aclose()
+
     async def test_adapter_works_again_after_aclose(self, kafka_bootstrap: str, national: MemberResponder) -> None:
         """After aclose() a new delivery starts fresh clients instead of failing."""
         adapter = KafkaTopicAdapter(MEMBER, _settings(kafka_bootstrap, national.request_topic, national.reply_topic))
