@@ -1,4 +1,4 @@
-"""When to try a failed delivery again: exponential backoff with full jitter, bounded in attempts and delay."""
+"""When to try a failed delivery again: exponential backoff with jitter, bounded in attempts and delay."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ __all__ = ["RetryPolicy"]
 class RetryPolicy:
     """How many deliveries to try and how long to wait between them.
 
-    Full jitter (a random wait between 0 and the exponential bound) spreads the retries of a backlog,
-    so a national system coming back is not hit by all of them at once.
+    "Equal jitter" (a random wait between half and all of the exponential bound) spreads the retries of a
+    backlog, so a national system coming back is not hit by all of them at once, while still waiting at
+    least half the bound.
     """
 
     max_attempts: int = 8

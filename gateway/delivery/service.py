@@ -97,6 +97,8 @@ class DeliveryService:
         for w in self.workers:
             self.metrics.up.labels(w.member).set(1)
             self.metrics.breaker.labels(w.member).set(0)
+            for outcome in ("accepted", "rejected", "retry", "failed", "held"):
+                self.metrics.deliveries.labels(w.member, outcome)  # exported at 0, so rate() sees the first one
         try:
             await asyncio.gather(*(self._supervise(loop) for loop in self._loops))
         finally:

@@ -25,10 +25,17 @@ K8S = ROOT / "k8s"
 PROMETHEUS = DOCKER / "prometheus"
 OPERATIONS = ROOT / "docs" / "operations.md"
 
-JOB = "oco-gateway"  # the Prometheus job every rule selects on
+# Prometheus jobs the rules select on; on Kubernetes each is also the name of that process's Deployment,
+# Service and ServiceMonitor (the job label prometheus-operator derives from the Service).
+JOB = "oco-gateway"  # `oco-gateway run`
+DELIVERY_JOB = "oco-gateway-delivery"  # `oco-gateway deliver`
 GATEWAY_SERVICE = "gateway"  # the compose service running `oco-gateway run`
+DELIVERY_SERVICE = "delivery"  # the compose service running `oco-gateway deliver`
+ADAPTERS = {"asycuda", "wco-xml", "kafka"}  # the national adapters this repository ships
+SIMULATOR_OF = {"asycuda": "asycuda", "wco-xml": "wco"}  # adapter name -> `oco-gateway simulate` command
 DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 DEFAULT_PARTITIONS = 3
+DEFAULT_METRICS_PORT = 9464
 
 
 # --- readers ------------------------------------------------------------------------------------------------
@@ -126,37 +133,43 @@ def _k8s(kind: str, name: str | None = None) -> dict[str, Any]:
     return found[0]
 
 
-def _pod_spec() -> dict[str, Any]:
-    spec: dict[str, Any] = _k8s("Deployment")["spec"]["template"]["spec"]
+def _pod_spec(deployment: str = JOB) -> dict[str, Any]:
+    spec: dict[str, Any] = _k8s("Deployment", deployment)["spec"]["template"]["spec"]
     return spec
 
 
-def _container() -> dict[str, Any]:
-    containers = _pod_spec()["containers"]
-    assert len(containers) == 1, "the gateway pod should run exactly one container"
+def _container(deployment: str = JOB) -> dict[str, Any]:
+    containers = _pod_spec(deployment)["containers"]
+    assert len(containers) == 1, f"the {deployment} pod should run exactly one container"
     container: dict[str, Any] = containers[0]
     return container
 
 
-def _env_configmaps() -> list[dict[str, Any]]:
-    refs = [src["configMapRef"]["name"] for src in _container().get("envFrom", []) if "configMapRef" in src]
+def _pod_labels(deployment: str) -> dict[str, str]:
+    labels: dict[str, str] = _k8s("Deployment", deployment)["spec"]["template"]["metadata"]["labels"]
+    return labels
+
+
+def _env_configmaps(deployment: str = JOB) -> list[dict[str, Any]]:
+    envfrom = _container(deployment).get("envFrom", [])
+    refs = [src["configMapRef"]["name"] for src in envfrom if "configMapRef" in src]
     return [_k8s("ConfigMap", ref) for ref in refs]
 
 
-def _k8s_env() -> dict[str, str]:
+def _k8s_env(deployment: str = JOB) -> dict[str, str]:
     """Return every variable the pod gets: envFrom ConfigMaps, then env (fieldRefs as a placeholder)."""
     env: dict[str, str] = {}
-    for configmap in _env_configmaps():
+    for configmap in _env_configmaps(deployment):
         env.update({key: str(value) for key, value in configmap.get("data", {}).items()})
-    for item in _container().get("env", []):
+    for item in _container(deployment).get("env", []):
         env[item["name"]] = str(item.get("value", f"<{item['name']} from the downward API>"))
     return env
 
 
-def _k8s_network_text() -> str:
-    path = _k8s_env().get("OCO_CONFIG") or _image_env()["OCO_CONFIG"]
-    mount = _mount_serving(path)
-    volume = next(v for v in _pod_spec()["volumes"] if v["name"] == mount["name"])
+def _k8s_network_text(deployment: str = JOB) -> str:
+    path = _k8s_env(deployment).get("OCO_CONFIG") or _image_env()["OCO_CONFIG"]
+    mount = _mount_serving(path, deployment)
+    volume = next(v for v in _pod_spec(deployment)["volumes"] if v["name"] == mount["name"])
     configmap = _k8s("ConfigMap", volume["configMap"]["name"])
     key = Path(path).name
     for item in volume["configMap"].get("items", []):
@@ -166,19 +179,52 @@ def _k8s_network_text() -> str:
     return str(configmap["data"][key])
 
 
-def _mount_serving(path: str) -> dict[str, Any]:
-    mounts = [m for m in _container().get("volumeMounts", []) if Path(path).is_relative_to(m["mountPath"])]
-    assert mounts, f"no volumeMount in the gateway container serves {path}"
+def _mount_serving(path: str, deployment: str = JOB) -> dict[str, Any]:
+    mounts = [m for m in _container(deployment).get("volumeMounts", [])
+              if Path(path).is_relative_to(m["mountPath"])]
+    assert mounts, f"no volumeMount in the {deployment} container serves {path}"
     return max(mounts, key=lambda m: len(m["mountPath"]))
 
 
-def _port_number(port: int | str) -> int:
+def _port_number(port: int | str, deployment: str = JOB) -> int:
     """Resolve a probe or Service port (a number or the container port's name) to a number."""
     if isinstance(port, int):
         return port
-    named = {p["name"]: p["containerPort"] for p in _container()["ports"] if "name" in p}
-    assert port in named, f"port name {port!r} is not a named port of the gateway container"
+    named = {p["name"]: p["containerPort"] for p in _container(deployment)["ports"] if "name" in p}
+    assert port in named, f"port name {port!r} is not a named port of the {deployment} container"
     return int(named[port])
+
+
+def _option(command: list[str], flag: str) -> str | None:
+    """Return the value given to ``flag`` in a command line, or None."""
+    return command[command.index(flag) + 1] if flag in command else None
+
+
+def _deliver_port(command: list[str], metrics_port: int) -> int:
+    """Return the port `oco-gateway deliver` serves /metrics, /healthz and /readyz on (its --metrics-port)."""
+    assert command[0] == "deliver", f"{command} does not run the delivery workers"
+    given = _option(command, "--metrics-port")
+    return int(given) if given is not None else metrics_port + 1
+
+
+def _compose_delivery_port() -> int:
+    network = _yaml(DOCKER / "network.yaml")
+    metrics_port = int(_compose_env(_service(DELIVERY_SERVICE)).get(
+        "OCO_METRICS__PORT", network.get("metrics", {}).get("port", DEFAULT_METRICS_PORT)))
+    return _deliver_port(_service(DELIVERY_SERVICE)["command"], metrics_port)
+
+
+def _k8s_delivery_port() -> int:
+    metrics_port = int(_k8s_env(DELIVERY_JOB).get("OCO_METRICS__PORT", DEFAULT_METRICS_PORT))
+    return _deliver_port(_container(DELIVERY_JOB)["args"], metrics_port)
+
+
+def _scrape_jobs() -> dict[str, dict[str, Any]]:
+    return {job["job_name"]: job for job in _yaml(PROMETHEUS / "prometheus.yml")["scrape_configs"]}
+
+
+def _selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
+    return selector.items() <= labels.items()
 
 
 def _network_files() -> dict[str, str]:
@@ -204,14 +250,35 @@ def _alerts() -> list[dict[str, Any]]:
 
 @cache
 def _exported_metrics() -> dict[str, str]:
-    """Return every series name the gateway exports (counters with ``_total``), with its type."""
-    from gateway.ops.metrics import GatewayMetrics
+    """Return every series name the gateway and the delivery workers export (counters with ``_total``)."""
+    from gateway.ops.metrics import DeliveryMetrics, GatewayMetrics
 
     metrics: dict[str, str] = {}
-    for family in GatewayMetrics().registry.collect():
-        name = f"{family.name}_total" if family.type == "counter" else family.name
-        metrics[name] = family.type
+    for registry in (GatewayMetrics().registry, DeliveryMetrics().registry):
+        for family in registry.collect():
+            name = f"{family.name}_total" if family.type == "counter" else family.name
+            metrics[name] = family.type
     return metrics
+
+
+def _network(where: str) -> dict[str, Any]:
+    network: dict[str, Any] = yaml.safe_load(_network_files()[where])
+    return network
+
+
+def _declared_adapters() -> set[str]:
+    """Return the adapter names pyproject.toml registers in the oco_gateway.adapters entry-point group."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    return set(project["entry-points"]["oco_gateway.adapters"])
+
+
+def _named_volume(service: dict[str, Any], path: str) -> str | None:
+    """Return the compose named volume a service mounts at ``path`` (None for a bind mount or nothing)."""
+    for mount in service.get("volumes", []):
+        source, target = mount.split(":")[:2]
+        if target == path and not source.startswith((".", "/")):
+            return source
+    return None
 
 
 def _github_anchors(markdown: str) -> set[str]:
@@ -295,10 +362,26 @@ class TestDockerfile:
         assert env["OCO_PROFILES_DIR"].rstrip("/") == copies[0][-1].rstrip("/")
         assert env["OCO_LOG_FORMAT"] == "json"
 
-    def test_exposes_the_port_kubernetes_probes(self) -> None:
-        """EXPOSE names the metrics port the Deployment declares."""
+    def test_exposes_the_ports_kubernetes_probes(self) -> None:
+        """EXPOSE names the metrics ports the gateway and delivery Deployments declare."""
         ports = {int(p.split("/")[0]) for p in _final("EXPOSE").split()}
-        assert ports == {p["containerPort"] for p in _container()["ports"]}
+        declared = {p["containerPort"] for name in (JOB, DELIVERY_JOB) for p in _container(name)["ports"]}
+        assert ports == declared
+
+    def test_creates_the_hot_folder_mount_points_for_its_user(self) -> None:
+        """Each folder compose mounts a named volume on exists in the image, owned by the image's user.
+
+        Docker seeds an empty named volume with the image's folder and its owner; without it the volume
+        root belongs to root and the non-root user cannot write its hot folder.
+        """
+        uid = _image_uid()
+        created = " ".join(a for w, a in _final_stage()
+                           if w == "RUN" and (f"-o {uid}" in a or f"chown {uid}" in a))
+        for name, svc in _our_image_services().items():
+            for mount in svc.get("volumes", []):
+                target = mount.split(":")[1]
+                if _named_volume(svc, target):
+                    assert target in created, f"{name}: {target} is not created for UID {uid} in the Dockerfile"
 
     def test_healthcheck_asks_healthz_without_curl(self) -> None:
         """The HEALTHCHECK probes /healthz with Python, since the slim image has no curl."""
@@ -364,6 +447,46 @@ class TestNetworkConfig:
         network = yaml.safe_load(_network_files()[where])
         assert all(member.get("adapter", {}).get("name") for member in network["members"].values())
 
+    @pytest.mark.parametrize("where", ["compose", "kubernetes"])
+    def test_every_adapter_is_one_this_repository_ships(self, where: str) -> None:
+        """Each adapter name is asycuda, wco-xml or kafka, all three registered as entry points."""
+        assert ADAPTERS <= _declared_adapters()
+        for code, member in _network(where)["members"].items():
+            assert member["adapter"]["name"] in ADAPTERS, (
+                f"{where}: members.{code}.adapter.name {member['adapter']['name']!r} is not one of {sorted(ADAPTERS)}")
+
+    @pytest.mark.parametrize("where", ["compose", "kubernetes"])
+    def test_delivery_workers_accept_every_adapters_settings(
+        self, where: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """`oco-gateway deliver` builds a worker per member: each adapter accepts its settings as written.
+
+        Hot folders are container paths (a shared volume): they are created under tmp_path for the check.
+        """
+        import asyncio
+
+        from gateway.config import load_settings
+        from gateway.delivery.service import DeliveryService
+
+        network = _network(where)
+        for member in network["members"].values():
+            folders = member["adapter"].get("settings", {}).get("hotfolder") or {}
+            for key, folder in folders.items():
+                if key in ("inbox", "outbox"):
+                    local = tmp_path / folder.lstrip("/")
+                    local.mkdir(parents=True, exist_ok=True)
+                    folders[key] = str(local)
+        for key in [k for k in os.environ if k.startswith("OCO_")]:
+            monkeypatch.delenv(key)
+        path = tmp_path / "network.yaml"
+        path.write_text(yaml.safe_dump(network), encoding="utf-8")
+        service = DeliveryService(load_settings(path))
+        try:
+            assert sorted(w.member for w in service.workers) == sorted(network["members"])
+        finally:
+            for worker in service.workers:
+                asyncio.run(worker.adapter.aclose())
+
 
 class TestCompose:
     def test_gateway_config_file_exists_and_is_mounted_at_oco_config(self) -> None:
@@ -407,40 +530,102 @@ class TestCompose:
         limit = network.get("gateway", {}).get("max_message_bytes", DEFAULT_MAX_MESSAGE_BYTES)
         assert int(_compose_env(_service("kafka")).get("KAFKA_MESSAGE_MAX_BYTES", 1048588)) >= limit
 
-    def test_adapter_urls_name_the_matching_simulator(self) -> None:
-        """Each adapter URL is a compose service simulating that member, or an .invalid placeholder."""
+    def test_every_http_adapter_points_at_its_members_simulator(self) -> None:
+        """Each adapter URL is a compose service simulating that member's system, on the port it listens on."""
         network = _yaml(DOCKER / "network.yaml")
         services = _compose()["services"]
         for code, member in network["members"].items():
-            host = urlsplit(member["adapter"].get("settings", {}).get("url", "")).hostname or ""
-            if host.endswith(".invalid"):
+            settings = member["adapter"].get("settings", {})
+            if settings.get("mode") == "hotfolder":
                 continue
-            assert host in services, f"members.{code}: adapter URL host {host!r} is not a compose service"
-            command = services[host]["command"]
-            assert command[0] == "simulate" and command[command.index("--member") + 1] == code
+            url = urlsplit(settings.get("url", ""))
+            assert url.hostname in services, f"members.{code}: URL host {url.hostname!r} is not a compose service"
+            command = services[url.hostname]["command"]
+            adapter = member["adapter"]["name"]
+            assert command[:2] == ["simulate", SIMULATOR_OF[adapter]], (
+                f"members.{code}: {url.hostname} runs {command[:2]}, not the simulator of {adapter}")
+            assert _option(command, "--member") == code
+            assert url.port == int(_option(command, "--port") or 0), f"members.{code}: {url.hostname} listens elsewhere"
+
+    def test_every_hot_folder_is_a_volume_shared_with_the_simulator(self) -> None:
+        """A hot-folder member's inbox and outbox are on a named volume shared by delivery and its simulator."""
+        network = _yaml(DOCKER / "network.yaml")
+        simulators = {_option(svc["command"], "--member"): svc for svc in _our_image_services().values()
+                      if svc["command"][0] == "simulate"}
+        for code, member in network["members"].items():
+            settings = member["adapter"].get("settings", {})
+            if settings.get("mode") != "hotfolder":
+                continue
+            simulator = simulators.get(code)
+            assert simulator, f"members.{code}: no compose service simulates {code}"
+            root = _option(simulator["command"], "--hotfolder")
+            assert root, f"the simulator of {code} watches no hot folder (--hotfolder)"
+            folders = settings["hotfolder"]
+            assert (folders["inbox"], folders["outbox"]) == (f"{root}/inbox", f"{root}/outbox")
+            shared = _named_volume(simulator, root)
+            assert shared and shared == _named_volume(_service(DELIVERY_SERVICE), root), (
+                f"members.{code}: {root} is not one named volume in both the simulator and {DELIVERY_SERVICE}")
+            assert shared in _compose()["volumes"]
 
     def test_simulators_run_the_gateway_image(self) -> None:
-        """The ASYCUDA simulators are the gateway image running `simulate`, with a healthcheck of their own."""
+        """The simulators are the gateway image running `simulate` on 0.0.0.0, with a healthcheck of their own."""
         simulators = {n: s for n, s in _our_image_services().items() if s["command"][0] == "simulate"}
-        assert "asycuda-fj" in simulators
+        assert {"asycuda-fj", "asycuda-ws", "wco-nz"} <= set(simulators)
         for name, svc in simulators.items():
             assert "/healthz" not in json.dumps(svc["healthcheck"]), f"{name} would inherit the gateway's probe"
+            assert _option(svc["command"], "--host") == "0.0.0.0", f"{name} listens on loopback only (the default)"
+
+    def test_no_service_waits_behind_a_profile(self) -> None:
+        """A plain `up` starts every service: the simulators exist now, and delivery needs them."""
+        gated = sorted(name for name, svc in _compose()["services"].items() if svc.get("profiles"))
+        assert not gated, f"services started only with --profile: {gated}"
 
     def test_prometheus_mounts_the_rules_folder(self) -> None:
         """Prometheus mounts docker/prometheus/, where its config and rules.yml live."""
         mounts = {v.split(":")[1]: v.split(":")[0] for v in _service("prometheus")["volumes"]}
         assert (DOCKER / mounts["/etc/prometheus"]).resolve() == PROMETHEUS
 
-    def test_stop_grace_matches_kubernetes(self) -> None:
-        """Compose gives the gateway as long to shut down as Kubernetes does."""
-        grace = _service(GATEWAY_SERVICE)["stop_grace_period"]
-        assert int(grace.removesuffix("s")) == _pod_spec()["terminationGracePeriodSeconds"]
+    @pytest.mark.parametrize(("service", "deployment"), [(GATEWAY_SERVICE, JOB), (DELIVERY_SERVICE, DELIVERY_JOB)])
+    def test_stop_grace_matches_kubernetes(self, service: str, deployment: str) -> None:
+        """Compose gives the gateway and the delivery workers as long to shut down as Kubernetes does."""
+        grace = _service(service)["stop_grace_period"]
+        assert int(grace.removesuffix("s")) == _pod_spec(deployment)["terminationGracePeriodSeconds"]
+
+
+class TestComposeDelivery:
+    def test_runs_deliver_with_the_gateways_network_file(self) -> None:
+        """The delivery service runs `deliver` from the image with the same network file and OCO_CONFIG."""
+        delivery, gateway = _service(DELIVERY_SERVICE), _service(GATEWAY_SERVICE)
+        assert delivery["image"] == gateway["image"]
+        assert delivery["command"][0] == "deliver"
+        assert _compose_env(delivery).get("OCO_CONFIG", _image_env()["OCO_CONFIG"]) == _compose_config_path()
+        config_mounts = [v for v in gateway["volumes"] if v.split(":")[1] == _compose_config_path()]
+        assert set(config_mounts) <= set(delivery["volumes"])
+
+    def test_waits_for_a_healthy_kafka(self) -> None:
+        """The delivery workers start only once Kafka's healthcheck passes."""
+        assert _service(DELIVERY_SERVICE)["depends_on"]["kafka"]["condition"] == "service_healthy"
+
+    def test_has_its_own_metrics_port(self) -> None:
+        """Delivery serves on a port of its own, publishes it, and its healthcheck asks /healthz there."""
+        port = _compose_delivery_port()
+        gateway_port = int(_yaml(DOCKER / "network.yaml").get("metrics", {}).get("port", DEFAULT_METRICS_PORT))
+        delivery = _service(DELIVERY_SERVICE)
+        assert port != gateway_port
+        assert any(str(p).endswith(f":{port}") for p in delivery["ports"]), f"port {port} is not published"
+        assert f":{port}/healthz" in json.dumps(delivery["healthcheck"]), "the healthcheck asks another port"
+
+    def test_prometheus_scrapes_delivery_on_its_port(self) -> None:
+        """prometheus.yml has the delivery job the rules select, finding the delivery service on its port."""
+        sd = _scrape_jobs()[DELIVERY_JOB]["dns_sd_configs"][0]
+        assert DELIVERY_SERVICE in sd["names"]
+        assert sd["port"] == _compose_delivery_port() == _k8s_delivery_port()
 
 
 class TestEnvironment:
     def test_manifests_set_only_oco_variables(self) -> None:
         """Every variable given to a gateway-image container, in compose or Kubernetes, starts with OCO_."""
-        names = set(_k8s_env())
+        names = set(_k8s_env()) | set(_k8s_env(DELIVERY_JOB))
         for svc in _our_image_services().values():
             names |= set(_compose_env(svc))
         stray = sorted(name for name in names if not name.startswith("OCO_"))
@@ -467,9 +652,10 @@ class TestKustomization:
         assert _kustomization()["namespace"] == _k8s("Namespace")["metadata"]["name"]
 
     def test_image_override_names_the_deployment_image(self) -> None:
-        """The images: entry targets the image the Deployment runs, so an overlay's tag takes effect."""
+        """The images: entry targets the image both Deployments run, so an overlay's tag takes effect."""
         names = {image["name"] for image in _kustomization().get("images", [])}
-        assert _container()["image"].split(":")[0] in names
+        for deployment in (JOB, DELIVERY_JOB):
+            assert _container(deployment)["image"].split(":")[0] in names
 
 
 class TestDeployment:
@@ -478,7 +664,7 @@ class TestDeployment:
         container_ports = {p["containerPort"] for p in _container()["ports"]}
         probe_ports = {_port_number(_container()[probe]["httpGet"]["port"])
                        for probe in ("startupProbe", "livenessProbe", "readinessProbe")}
-        target_ports = {_port_number(p["targetPort"]) for p in _k8s("Service")["spec"]["ports"]}
+        target_ports = {_port_number(p["targetPort"]) for p in _k8s("Service", JOB)["spec"]["ports"]}
         assert probe_ports == container_ports == target_ports
 
     def test_probes_use_the_health_endpoints(self) -> None:
@@ -515,41 +701,110 @@ class TestDeployment:
         network = yaml.safe_load(_k8s_network_text())
         partitions = int(_k8s_env().get("OCO_KAFKA__PARTITIONS")
                          or network.get("kafka", {}).get("partitions", DEFAULT_PARTITIONS))
-        assert 2 <= _k8s("Deployment")["spec"]["replicas"] <= partitions
+        assert 2 <= _k8s("Deployment", JOB)["spec"]["replicas"] <= partitions
 
     def test_anti_affinity_selects_its_own_pods(self) -> None:
         """Pod anti-affinity spreads the gateway's own pods, by labels the pods carry."""
-        labels = _k8s("Deployment")["spec"]["template"]["metadata"]["labels"]
+        labels = _pod_labels(JOB)
         terms = _pod_spec()["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
         for term in terms:
             assert term["podAffinityTerm"]["labelSelector"]["matchLabels"].items() <= labels.items()
 
     def test_selectors_match_the_pods(self) -> None:
         """The Deployment, Service and PodDisruptionBudget all select the gateway pods' labels."""
-        deployment = _k8s("Deployment")
-        labels = deployment["spec"]["template"]["metadata"]["labels"]
+        deployment = _k8s("Deployment", JOB)
+        labels = _pod_labels(JOB)
         assert deployment["spec"]["selector"]["matchLabels"].items() <= labels.items()
-        assert _k8s("Service")["spec"]["selector"].items() <= labels.items()
+        assert _k8s("Service", JOB)["spec"]["selector"].items() <= labels.items()
         assert _k8s("PodDisruptionBudget")["spec"]["selector"]["matchLabels"].items() <= labels.items()
 
     def test_servicemonitor_scrapes_the_service_port(self) -> None:
         """The ServiceMonitor selects the Service and scrapes its named metrics port."""
-        service = _k8s("Service")
-        monitor = _k8s("ServiceMonitor")
+        service = _k8s("Service", JOB)
+        monitor = _k8s("ServiceMonitor", JOB)
         assert monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
         port_names = {p["name"] for p in service["spec"]["ports"]}
         assert {e["port"] for e in monitor["spec"]["endpoints"]} <= port_names
 
     def test_service_name_is_the_prometheus_job(self) -> None:
         """The Service is named after the job the rules select, the job label prometheus-operator derives."""
-        assert _k8s("Service")["metadata"]["name"] == JOB
-        assert "jobLabel" not in _k8s("ServiceMonitor")["spec"]
+        assert _k8s("Service", JOB)["metadata"]["name"] == JOB
+        assert "jobLabel" not in _k8s("ServiceMonitor", JOB)["spec"]
+
+
+class TestDeliveryDeployment:
+    def test_runs_deliver_from_the_gateway_image(self) -> None:
+        """The delivery Deployment runs `deliver` from the same image as the gateway."""
+        assert _container(DELIVERY_JOB)["args"][0] == "deliver"
+        assert _container(DELIVERY_JOB)["image"] == _container(JOB)["image"]
+
+    def test_runs_one_replica_never_two_at_once(self) -> None:
+        """One replica, replaced with Recreate: rate limits and circuit breakers are per process."""
+        spec = _k8s("Deployment", DELIVERY_JOB)["spec"]
+        assert spec["replicas"] == 1
+        assert spec["strategy"]["type"] == "Recreate"
+
+    def test_probe_ports_match_the_deliver_port_and_service(self) -> None:
+        """Every probe, the container port and the Service's targetPort are the port `deliver` serves on."""
+        container = _container(DELIVERY_JOB)
+        probe_ports = {_port_number(container[probe]["httpGet"]["port"], DELIVERY_JOB)
+                       for probe in ("startupProbe", "livenessProbe", "readinessProbe")}
+        container_ports = {p["containerPort"] for p in container["ports"]}
+        target_ports = {_port_number(p["targetPort"], DELIVERY_JOB)
+                        for p in _k8s("Service", DELIVERY_JOB)["spec"]["ports"]}
+        assert probe_ports == container_ports == target_ports == {_k8s_delivery_port()}
+
+    def test_probes_use_the_health_endpoints(self) -> None:
+        """Liveness and startup ask /healthz; readiness asks /readyz."""
+        container = _container(DELIVERY_JOB)
+        assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+        assert container["startupProbe"]["httpGet"]["path"] == "/healthz"
+        assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+
+    def test_is_locked_down_like_the_gateway(self) -> None:
+        """Pod and container security contexts are the gateway's: non-root, read-only, no capabilities."""
+        assert _pod_spec(DELIVERY_JOB)["securityContext"] == _pod_spec(JOB)["securityContext"]
+        assert _container(DELIVERY_JOB)["securityContext"] == _container(JOB)["securityContext"]
+        assert _pod_spec(DELIVERY_JOB)["automountServiceAccountToken"] is False
+
+    def test_reads_the_gateways_configuration(self) -> None:
+        """Same environment ConfigMaps, same network file, and a writable /tmp."""
+        assert _k8s_env(DELIVERY_JOB) == _k8s_env(JOB)
+        assert _k8s_network_text(DELIVERY_JOB) == _k8s_network_text(JOB)
+        mount = _mount_serving("/tmp/x", DELIVERY_JOB)
+        volume = next(v for v in _pod_spec(DELIVERY_JOB)["volumes"] if v["name"] == mount["name"])
+        assert "emptyDir" in volume
+
+    def test_selectors_keep_gateway_and_delivery_pods_apart(self) -> None:
+        """Each Deployment, Service and PDB selects its own pods only, so no controller adopts the other's."""
+        gateway, delivery = _pod_labels(JOB), _pod_labels(DELIVERY_JOB)
+        own = {
+            JOB: [_k8s("Deployment", JOB)["spec"]["selector"]["matchLabels"], _k8s("Service", JOB)["spec"]["selector"],
+                  _k8s("PodDisruptionBudget")["spec"]["selector"]["matchLabels"]],
+            DELIVERY_JOB: [_k8s("Deployment", DELIVERY_JOB)["spec"]["selector"]["matchLabels"],
+                           _k8s("Service", DELIVERY_JOB)["spec"]["selector"]],
+        }
+        for selector in own[JOB]:
+            assert _selects(selector, gateway) and not _selects(selector, delivery), selector
+        for selector in own[DELIVERY_JOB]:
+            assert _selects(selector, delivery) and not _selects(selector, gateway), selector
+
+    def test_service_is_named_after_the_delivery_job(self) -> None:
+        """The delivery Service is named after the job the delivery alerts select; its ServiceMonitor scrapes it."""
+        service = _k8s("Service", DELIVERY_JOB)
+        monitor = _k8s("ServiceMonitor", DELIVERY_JOB)
+        assert service["metadata"]["name"] == DELIVERY_JOB
+        assert "jobLabel" not in monitor["spec"]
+        assert _selects(monitor["spec"]["selector"]["matchLabels"], service["metadata"]["labels"])
+        gateway_monitor = _k8s("ServiceMonitor", JOB)
+        assert not _selects(gateway_monitor["spec"]["selector"]["matchLabels"], service["metadata"]["labels"])
+        assert {e["port"] for e in monitor["spec"]["endpoints"]} <= {p["name"] for p in service["spec"]["ports"]}
 
 
 class TestPrometheusConfig:
     def test_scrapes_the_gateway_job_on_the_metrics_port(self) -> None:
         """prometheus.yml has the job the rules select, finding the compose gateway on port 9464."""
-        jobs = {job["job_name"]: job for job in _yaml(PROMETHEUS / "prometheus.yml")["scrape_configs"]}
+        jobs = _scrape_jobs()
         assert JOB in jobs
         sd = jobs[JOB]["dns_sd_configs"][0]
         assert GATEWAY_SERVICE in sd["names"]
@@ -580,10 +835,15 @@ class TestAlertRules:
         for alert in _alerts():
             assert alert.get("labels", {}).get("severity") in {"warning", "critical"}, alert["alert"]
 
-    def test_every_alert_selects_the_gateway_job(self) -> None:
-        """Each alert's expression selects job="oco-gateway", so it never matches another service's metrics."""
+    def test_every_alert_selects_its_job(self) -> None:
+        """Each alert selects the gateway's or the delivery workers' job, whichever exports what it reads."""
         for alert in _alerts():
-            assert f'job="{JOB}"' in alert["expr"], alert["alert"]
+            jobs = set(re.findall(r'job="([^"]*)"', alert["expr"]))
+            assert jobs and jobs <= {JOB, DELIVERY_JOB}, f"{alert['alert']} selects jobs {sorted(jobs)}"
+            if "oco_gateway_delivery_" in alert["expr"] or alert["alert"].startswith("OcoGatewayDelivery"):
+                assert jobs == {DELIVERY_JOB}, f"{alert['alert']} reads the delivery workers: job={DELIVERY_JOB!r}"
+            else:
+                assert jobs == {JOB}, f"{alert['alert']} reads the gateway: job={JOB!r}"
 
     def test_every_alert_is_tested_firing_and_quiet(self) -> None:
         """rules_test.yml has, for each alert, a case where it fires and one where it must not."""
@@ -615,6 +875,16 @@ class TestOperationsDoc:
         """docs/operations.md names every metric the gateway exports."""
         text = OPERATIONS.read_text(encoding="utf-8")
         assert not [name for name in _exported_metrics() if name not in text]
+
+    def test_documents_every_delivery_setting_with_its_default(self) -> None:
+        """docs/operations.md has a row per members.<CODE>.delivery key, giving its default."""
+        from gateway.config import DeliverySettings
+
+        rows = [line for line in OPERATIONS.read_text(encoding="utf-8").splitlines() if line.startswith("|")]
+        for name, field in DeliverySettings.model_fields.items():
+            mine = [row for row in rows if f"delivery.{name}`" in row]
+            assert mine, f"no row documents members.<CODE>.delivery.{name}"
+            assert f"| {field.default:g} |" in mine[0], f"delivery.{name}: no default {field.default:g} in {mine[0]}"
 
     def test_documents_every_dead_letter_header(self) -> None:
         """docs/operations.md names every header the gateway puts on a dead letter."""
