@@ -19,6 +19,8 @@ limit, the dead-letter topic and the WCO DM Response to the submitter. An adapte
 
 Deliveries are at-least-once: the same declaration may be delivered twice. Send
 :attr:`Declaration.idempotency_key` to the national system so it registers it once.
+
+An adapter checks its ``adapter.settings`` at start-up with :func:`parse_settings` and a pydantic model.
 """
 
 from __future__ import annotations
@@ -29,7 +31,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar, get_args
+
+from pydantic import BaseModel, ValidationError
+from pydantic.fields import FieldInfo
+from pydantic_core import ErrorDetails
 
 from gateway.errors import AdapterProtocolError, AdapterUnavailable, ConfigError, Issue
 
@@ -45,7 +51,10 @@ __all__ = [
     "Registration",
     "TaxLine",
     "idempotency_key",
+    "parse_settings",
 ]
+
+M = TypeVar("M", bound=BaseModel)
 
 
 def idempotency_key(participant: str, lrn: str, function_code: str, payload: bytes) -> str:
@@ -151,8 +160,8 @@ class Adapter(ABC):
 
     Args:
         member: the member code this instance delivers to.
-        settings: the member's ``adapter.settings`` mapping; check it here and raise ``ConfigError``
-            with a message an operator understands (which key, what is expected).
+        settings: the member's ``adapter.settings`` mapping; check it here with :func:`parse_settings`
+            (or raise ``ConfigError`` with a message an operator understands: which key, what is expected).
 
     Raises:
         ConfigError: the settings are wrong.
@@ -183,3 +192,100 @@ class Adapter(ABC):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.NAME!r} member={self.member}>"
+
+
+def parse_settings(model: type[M], settings: Mapping[str, Any], *, member: str, adapter: str) -> M:
+    """Check a member's ``adapter.settings`` against a pydantic model and return the model.
+
+    The model declares each setting with its type, default and constraints, and states its special rules
+    as pydantic validators; it must refuse unknown keys (a typo must not silently fall back to a default)::
+
+        class MySettings(BaseModel):
+            model_config = ConfigDict(extra="forbid", frozen=True)
+
+            url: str = Field(description="the system's base URL, such as https://customs.example/api")
+            timeout: float = Field(10.0, gt=0, le=600, strict=True)
+
+        self.config = parse_settings(MySettings, settings, member=member, adapter=self.NAME)
+
+    Validators receive the context ``{"member": ..., "adapter": ...}`` (``info.context``), for defaults that
+    depend on the member. A ``ValueError`` a validator raises is shown to operators as written: say what is
+    expected and quote the value. Declare a field with ``strict=True`` where pydantic would otherwise convert
+    (``"10"`` or ``true`` to a number).
+
+    Args:
+        model: the adapter's settings model (``extra="forbid"``).
+        settings: the member's ``adapter.settings`` mapping from the network configuration.
+        member: the member code, to name keys as operators write them.
+        adapter: the adapter's ``NAME``, for messages.
+
+    Raises:
+        ConfigError: one line per problem, each naming ``members.<CODE>.adapter.settings.<key>``; an unknown
+            key's line lists the known ones.
+        TypeError: the model does not refuse unknown keys (a bug in the adapter, not in the settings).
+    """
+    if model.model_config.get("extra") != "forbid":
+        raise TypeError(f"{model.__qualname__} must refuse unknown settings: "
+                        'model_config = ConfigDict(extra="forbid", frozen=True)')
+    try:
+        return model.model_validate(dict(settings), context={"member": member, "adapter": adapter})
+    except ValidationError as exc:
+        where = f"members.{member}.adapter.settings"
+        raise ConfigError("\n".join(_explain(error, model, where, adapter)
+                                    for error in exc.errors(include_url=False))) from exc
+
+
+def _explain(error: ErrorDetails, model: type[BaseModel], where: str, adapter: str) -> str:
+    # One pydantic error as one operator line: full key, what is wrong, and the value when it is plain.
+    loc = tuple(error["loc"])
+    key = ".".join([where, *(str(part) for part in loc)])
+    if error["type"] == "extra_forbidden":
+        known = _keys(_model_at(model, loc[:-1]))
+        return (f"{key}: unknown setting for adapter {adapter}"
+                + (f"; known settings: {', '.join(known)}" if known else ""))
+    if error["type"] == "missing":
+        field = _field_at(model, loc)
+        return f"{key}: required, but not set" + (f" ({field.description})" if field and field.description else "")
+    if error["type"] in ("value_error", "assertion_error"):  # the validator's own words
+        return f"{key}: {error['msg'].removeprefix('Value error, ').removeprefix('Assertion failed, ')}"
+    message = error["msg"][:1].lower() + error["msg"][1:]
+    return f"{key}: {message}, not {_shown(error.get('input'))}"
+
+
+def _shown(value: Any) -> str:
+    # Quote plain values (shortened); name the type of anything else, which may hold secrets (headers).
+    if value is None or isinstance(value, (str, int, float)):
+        text = repr(value)
+        return text if len(text) <= 60 else f"{text[:57]}..."
+    return {dict: "a mapping", list: "a list"}.get(type(value), f"a {type(value).__name__}")
+
+
+def _field_at(model: type[BaseModel] | None, loc: tuple[int | str, ...]) -> FieldInfo | None:
+    # The field a location names, through nested models (list indexes stepped over).
+    field = None
+    for part in (part for part in loc if isinstance(part, str)):
+        fields = {info.alias or name: info for name, info in model.model_fields.items()} if model else {}
+        field = fields.get(part)
+        if field is None:
+            return None
+        model = _nested_model(field.annotation)
+    return field
+
+
+def _model_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> type[BaseModel] | None:
+    # The model whose keys are allowed at a location: the settings model itself, or a nested one.
+    if not any(isinstance(part, str) for part in loc):
+        return model
+    field = _field_at(model, loc)
+    return _nested_model(field.annotation) if field else None
+
+
+def _nested_model(annotation: Any) -> type[BaseModel] | None:
+    # The model inside an annotation such as ``HotFolderSettings | None`` or ``list[Route]``.
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return next(filter(None, map(_nested_model, get_args(annotation))), None)
+
+
+def _keys(model: type[BaseModel] | None) -> list[str]:
+    return [info.alias or name for name, info in model.model_fields.items()] if model else []

@@ -4,108 +4,90 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from gateway.adapter_api import ConfigError
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+from gateway.adapter_api import parse_settings
 
 __all__ = ["AsycudaSettings", "HotFolderSettings"]
 
-_KEYS = ("currency", "hotfolder", "mode", "timeout", "url")
-_FOLDER_KEYS = ("inbox", "outbox", "poll_interval")
 
-
-@dataclass(frozen=True, slots=True)
-class HotFolderSettings:
+class HotFolderSettings(BaseModel):
     """Where declarations are dropped for ASYCUDA's XML import and where its results appear."""
 
-    inbox: Path
-    outbox: Path
-    poll_interval: float = 0.2
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    inbox: Path = Field(description="the folder ASYCUDA's XML import reads from")
+    outbox: Path = Field(description="the folder ASYCUDA's XML import writes results to")
+    poll_interval: float = Field(0.2, gt=0, strict=True, description="seconds between looks at the outbox")
+
+    @field_validator("inbox", "outbox", mode="before")
+    @classmethod
+    def _existing_folder(cls, folder: Any, info: ValidationInfo) -> Any:
+        if not isinstance(folder, (str, Path)) or not str(folder):
+            raise ValueError(f"expected the path of the folder ASYCUDA's XML import "
+                             f"{'reads from' if info.field_name == 'inbox' else 'writes results to'}, not {folder!r}")
+        if not Path(folder).is_dir():
+            raise ValueError(f"{folder} is not a folder; create it or mount the share")
+        return folder
 
 
-@dataclass(frozen=True, slots=True)
-class AsycudaSettings:
+class AsycudaSettings(BaseModel):
     """Checked settings of one member's ASYCUDA World connection.
 
-    Attributes:
-        mode: ``http`` (POST to the ASYCUDA import service) or ``hotfolder`` (XML files in shared folders).
-        url: base URL of the service (``http`` mode); declarations go to ``{url}/asycuda/declarations``.
-        timeout: seconds to wait for the national answer, connection included.
-        hotfolder: the folders (``hotfolder`` mode).
-        currency: ISO 4217 code of the national currency the assessment is in; when None the adapter
-            takes it from the declaration's customs values.
+    ``http`` mode posts to ``{url}/asycuda/declarations`` (``url`` required); ``hotfolder`` mode exchanges XML
+    files in shared folders (``hotfolder`` required; ignored in ``http`` mode). Without ``currency`` the adapter
+    takes the assessment's currency from the declaration's customs values.
     """
 
-    mode: str
-    url: str | None
-    timeout: float
-    hotfolder: HotFolderSettings | None
-    currency: str | None
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    mode: Literal["http", "hotfolder"] = Field("http", description="http (the import service) or hotfolder")
+    url: str | None = Field(None, validate_default=True, description="the ASYCUDA service's base URL (http mode)")
+    timeout: float = Field(10.0, gt=0, strict=True, description="seconds to wait for the national answer")
+    hotfolder: HotFolderSettings | None = Field(None, validate_default=True,
+                                                description="the inbox and outbox folders (hotfolder mode)")
+    currency: str | None = Field(None, description="ISO 4217 code of the currency ASYCUDA assesses in")
 
     @classmethod
     def parse(cls, member: str, settings: Mapping[str, Any]) -> AsycudaSettings:
-        """Check ``settings`` and return them typed.
-
-        Args:
-            member: the member code, to name keys as operators write them.
-            settings: the raw mapping from the network configuration.
+        """Check a member's ``adapter.settings`` and return them typed (see :func:`parse_settings`).
 
         Raises:
             ConfigError: a key is unknown, missing or has a wrong value; the message names the key.
         """
-        prefix = f"members.{member}.adapter.settings"
-        _no_unknown(settings, _KEYS, prefix)
-        mode = settings.get("mode", "http")
-        if mode not in ("http", "hotfolder"):
-            raise ConfigError(f"{prefix}.mode must be 'http' or 'hotfolder', not {mode!r}")
-        timeout = _positive(settings.get("timeout", 10), f"{prefix}.timeout")
-        url = _url(settings.get("url"), f"{prefix}.url") if mode == "http" or "url" in settings else None
-        folder = _folders(settings.get("hotfolder"), f"{prefix}.hotfolder") if mode == "hotfolder" else None
-        currency = settings.get("currency")
+        return parse_settings(cls, settings, member=member, adapter="asycuda")
+
+    # Fields are validated in order: `mode` is in info.data when it is valid, for the rules that depend on it.
+    @field_validator("url", mode="before")
+    @classmethod
+    def _url_in_http_mode(cls, url: Any, info: ValidationInfo) -> Any:
+        if not url:
+            if info.data.get("mode") == "http":
+                raise ValueError("required in http mode: the ASYCUDA service's base URL, "
+                                 "e.g. https://asycuda.customs.gov.fj")
+            return None
+        parts = urlsplit(url) if isinstance(url, str) else None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"expected an http:// or https:// URL, not {url!r}")
+        return url.rstrip("/")
+
+    @field_validator("hotfolder", mode="before")
+    @classmethod
+    def _folders_in_hotfolder_mode(cls, folders: Any, info: ValidationInfo) -> Any:
+        if info.data.get("mode") == "http":
+            return None  # not used in http mode
+        if info.data.get("mode") == "hotfolder" and not isinstance(folders, (Mapping, HotFolderSettings)):
+            raise ValueError("required in hotfolder mode: a mapping with inbox and outbox folders" if folders is None
+                             else f"expected a mapping with inbox and outbox folders, not {folders!r}")
+        return folders
+
+    @field_validator("currency", mode="before")
+    @classmethod
+    def _iso_currency(cls, currency: Any) -> Any:
         if currency is not None and not (isinstance(currency, str) and re.fullmatch(r"[A-Z]{3}", currency)):
-            raise ConfigError(f"{prefix}.currency must be an ISO 4217 code such as FJD, not {currency!r}")
-        return cls(mode=mode, url=url, timeout=timeout, hotfolder=folder, currency=currency)
-
-
-def _no_unknown(settings: Mapping[str, Any], known: tuple[str, ...], prefix: str) -> None:
-    # A misspelt key ("timout") silently ignored would leave the default in force: refuse it.
-    unknown = sorted(set(settings) - set(known))
-    if unknown:
-        raise ConfigError(f"{prefix}.{unknown[0]} is not an ASYCUDA adapter setting; "
-                          f"known settings: {', '.join(known)}")
-
-
-def _positive(value: Any, key: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise ConfigError(f"{key} must be a number of seconds greater than 0, not {value!r}")
-    return float(value)
-
-
-def _url(value: Any, key: str) -> str:
-    if not value:
-        raise ConfigError(f"{key} is required in http mode: the ASYCUDA service's base URL, "
-                          "e.g. https://asycuda.customs.gov.fj")
-    parts = urlsplit(str(value)) if isinstance(value, str) else None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConfigError(f"{key} must be an http:// or https:// URL, not {value!r}")
-    return str(value).rstrip("/")
-
-
-def _folders(value: Any, key: str) -> HotFolderSettings:
-    if not isinstance(value, Mapping):
-        raise ConfigError(f"{key} is required in hotfolder mode: a mapping with inbox and outbox folders")
-    _no_unknown(value, _FOLDER_KEYS, key)
-    dirs = {}
-    for name in ("inbox", "outbox"):
-        if not value.get(name):
-            raise ConfigError(f"{key}.{name} is required: the folder ASYCUDA's XML import "
-                              f"{'reads from' if name == 'inbox' else 'writes results to'}")
-        path = Path(value[name])
-        if not path.is_dir():
-            raise ConfigError(f"{key}.{name}: {path} is not a folder; create it or mount the share")
-        dirs[name] = path
-    poll = _positive(value.get("poll_interval", 0.2), f"{key}.poll_interval")
-    return HotFolderSettings(inbox=dirs["inbox"], outbox=dirs["outbox"], poll_interval=poll)
+            raise ValueError(f"expected an ISO 4217 code such as FJD, not {currency!r}")
+        return currency

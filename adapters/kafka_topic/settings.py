@@ -4,72 +4,69 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
 from adapters.kafka_topic.protocol import default_reply_topic, default_request_topic
-from gateway.adapter_api import ConfigError
+from gateway.adapter_api import parse_settings
 
 __all__ = ["KafkaTopicSettings"]
 
-_KEYS = ("bootstrap_servers", "request_topic", "reply_topic", "timeout", "connect_timeout")
+_BROKERS = re.compile(r"[^\s,]+:\d+(,[^\s,]+:\d+)*")
 _TOPIC = re.compile(r"[A-Za-z0-9._-]{1,249}")  # Kafka's own rule for topic names
 
 
-@dataclass(frozen=True, slots=True)
-class KafkaTopicSettings:
-    """Where the member's system reads declarations and writes answers.
+class KafkaTopicSettings(BaseModel):
+    """Where the member's system reads declarations and writes answers."""
 
-    Attributes:
-        bootstrap_servers: the member's Kafka cluster, ``host:port[,host:port...]``.
-        request_topic: where declarations go (default ``member.<CODE>.declarations``).
-        reply_topic: where answers come from (default ``member.<CODE>.answers``).
-        timeout: seconds from sending a declaration to its answer.
-        connect_timeout: seconds to connect and find the topics, on the first delivery.
-    """
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
-    bootstrap_servers: str
-    request_topic: str
-    reply_topic: str
-    timeout: float = 10.0
-    connect_timeout: float = 10.0
+    bootstrap_servers: str = Field(description="the member's Kafka brokers, host:port[,host:port...] or a list")
+    request_topic: str = Field(description="where declarations go (default member.<CODE>.declarations)")
+    reply_topic: str = Field(description="where answers come from (default member.<CODE>.answers)")
+    timeout: float = Field(10.0, gt=0, le=600, strict=True, description="seconds from a declaration to its answer")
+    connect_timeout: float = Field(10.0, gt=0, le=600, strict=True,
+                                   description="seconds to connect and find the topics, on the first delivery")
 
     @classmethod
     def parse(cls, member: str, settings: Mapping[str, Any]) -> KafkaTopicSettings:
-        """Check a member's ``adapter.settings`` and return them typed.
-
-        Args:
-            member: the member code, for defaults and messages.
-            settings: the mapping from the network configuration.
+        """Check a member's ``adapter.settings`` and return them typed (see :func:`parse_settings`).
 
         Raises:
             ConfigError: a key is unknown, missing or has a wrong value; the message names it.
         """
-        where = f"members.{member}.adapter.settings"
-        unknown = sorted(set(settings) - set(_KEYS))
-        if unknown:  # a typo must not silently fall back to a default
-            raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)} for adapter kafka; "
-                              f"known keys: {', '.join(_KEYS)}")
-        servers = settings.get("bootstrap_servers")
+        return parse_settings(cls, settings, member=member, adapter="kafka")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _member_topics(cls, settings: Any, info: ValidationInfo) -> Any:
+        member = (info.context or {}).get("member")
+        if member and isinstance(settings, dict):  # the defaults follow the member code
+            return {"request_topic": default_request_topic(member), "reply_topic": default_reply_topic(member),
+                    **settings}
+        return settings
+
+    @field_validator("bootstrap_servers", mode="before")
+    @classmethod
+    def _brokers(cls, servers: Any) -> Any:
         if isinstance(servers, (list, tuple)) and all(isinstance(s, str) for s in servers):
             servers = ",".join(servers)
-        if not isinstance(servers, str) or not re.fullmatch(r"[^\s,]+:\d+(,[^\s,]+:\d+)*", servers):
-            raise ConfigError(f"{where}.bootstrap_servers: expected the member's Kafka brokers as host:port "
-                              f"(comma-separated or a list), not {servers!r}")
-        topics = {}
-        for key, default in (("request_topic", default_request_topic(member)),
-                             ("reply_topic", default_reply_topic(member))):
-            topics[key] = settings.get(key, default)
-            if not isinstance(topics[key], str) or not _TOPIC.fullmatch(topics[key]):
-                raise ConfigError(f"{where}.{key}: expected a Kafka topic name (letters, digits, . _ -), "
-                                  f"not {topics[key]!r}")
-        if topics["request_topic"] == topics["reply_topic"]:
-            raise ConfigError(f"{where}: request_topic and reply_topic are both {topics['reply_topic']!r}; "
-                              "declarations and answers need a topic each")
-        seconds = {}
-        for key in ("timeout", "connect_timeout"):
-            value = settings.get(key, 10.0)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 600:
-                raise ConfigError(f"{where}.{key}: expected seconds between 0 and 600, not {value!r}")
-            seconds[key] = float(value)
-        return cls(bootstrap_servers=servers, **topics, **seconds)
+        if not isinstance(servers, str) or not _BROKERS.fullmatch(servers):
+            raise ValueError(f"expected the member's Kafka brokers as host:port (comma-separated or a list), "
+                             f"not {servers!r}")
+        return servers
+
+    @field_validator("request_topic", "reply_topic", mode="before")
+    @classmethod
+    def _topic_name(cls, topic: Any) -> Any:
+        if not isinstance(topic, str) or not _TOPIC.fullmatch(topic):
+            raise ValueError(f"expected a Kafka topic name (letters, digits, . _ -), not {topic!r}")
+        return topic
+
+    @field_validator("reply_topic")
+    @classmethod
+    def _own_reply_topic(cls, topic: str, info: ValidationInfo) -> str:
+        if topic == info.data.get("request_topic"):
+            raise ValueError(f"{topic!r} is the request_topic too; declarations and answers need a topic each")
+        return topic

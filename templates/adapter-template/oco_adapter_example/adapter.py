@@ -5,13 +5,32 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from gateway.adapter_api import (Adapter, AdapterProtocolError, AdapterUnavailable, ConfigError, Declaration,
-                                 Issue, NationalAnswer, Registration)
+from gateway.adapter_api import (Adapter, AdapterProtocolError, AdapterUnavailable, Declaration, Issue,
+                                 NationalAnswer, Registration, parse_settings)
 
-__all__ = ["ExampleAdapter"]
+__all__ = ["ExampleAdapter", "ExampleSettings"]
+
+
+class ExampleSettings(BaseModel):
+    """The adapter's ``members.<CODE>.adapter.settings``: one field per key, unknown keys refused."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: str = Field(description="the system's base URL, such as https://customs.example/api")
+    timeout: float = Field(10.0, gt=0, strict=True, description="seconds one delivery may take in all")
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, url: str) -> str:  # a ValueError's text is what the operator reads after the key
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"expected an http(s) URL, such as https://customs.example/api, not {url!r}")
+        return url.rstrip("/")
 
 
 class ExampleAdapter(Adapter):
@@ -19,7 +38,7 @@ class ExampleAdapter(Adapter):
 
     ``{"status": "registered", "reference": "...", "replayed": false}`` or
     ``{"status": "rejected", "errors": [{"code": "...", "message": "..."}]}``; HTTP 5xx means "try later".
-    Settings: ``url`` (required), ``timeout`` (seconds, default 10).
+    Settings: see :class:`ExampleSettings`.
 
     Raises:
         ConfigError: the settings are wrong.
@@ -29,13 +48,9 @@ class ExampleAdapter(Adapter):
 
     def __init__(self, member: str, settings: Mapping[str, Any]) -> None:
         super().__init__(member, settings)
-        url, timeout = settings.get("url"), settings.get("timeout", 10)
-        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-            raise ConfigError(f"members.{member}.adapter.settings.url: expected an http(s) URL, not {url!r}")
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
-            raise ConfigError(f"members.{member}.adapter.settings.timeout: expected seconds > 0, not {timeout!r}")
-        self.timeout = float(timeout)
-        self._client = httpx.AsyncClient(base_url=url, timeout=self.timeout)  # one pool for the adapter's life
+        self.config = parse_settings(ExampleSettings, settings, member=member, adapter=self.NAME)  # ConfigError
+        self.timeout = self.config.timeout
+        self._client = httpx.AsyncClient(base_url=self.config.url, timeout=self.timeout)  # one pool for its life
 
     async def deliver(self, declaration: Declaration) -> NationalAnswer:
         """Deliver one declaration; see the class docstring for the exchange.

@@ -14,7 +14,8 @@ class TestKafkaTopicSettings:
     def test_defaults_follow_the_member_code(self) -> None:
         """Topics default to member.<CODE>.declarations and member.<CODE>.answers; timeouts to 10 s."""
         settings = KafkaTopicSettings.parse("WS", {"bootstrap_servers": "k1:9092"})
-        assert settings == KafkaTopicSettings("k1:9092", "member.WS.declarations", "member.WS.answers", 10.0, 10.0)
+        assert settings == KafkaTopicSettings(bootstrap_servers="k1:9092", request_topic="member.WS.declarations",
+                                              reply_topic="member.WS.answers", timeout=10.0, connect_timeout=10.0)
 
     def test_a_list_of_brokers_is_joined(self) -> None:
         """bootstrap_servers may be a list of host:port."""
