@@ -17,6 +17,9 @@ from gateway.ops.logging import configure_logging
 
 _QUICK_COUNT = 200
 _QUICK_SECONDS = 3.0
+_MEMBER_COUNT, _QUICK_MEMBER_COUNT = 150, 20
+_ROUNDS, _QUICK_ROUNDS = 3, 1
+_WARM_UP, _QUICK_WARM_UP = 5, 3
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -33,6 +36,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                                                     "end-to-end throughput, at most 500)")
     parser.add_argument("--latency-seconds", type=float,
                         help="length of the latency phase (default 10; 3 with --quick)")
+    parser.add_argument("--member-count", type=int,
+                        help="per-member delivery phase: declarations per fast member and run (default 150; 20 "
+                             "with --quick; 0 skips the phase)")
+    parser.add_argument("--rounds", type=int,
+                        help="per-member delivery phase: runs with the slow member busy, each between two without "
+                             "(default 3; 1 with --quick)")
+    parser.add_argument("--slow-delay", type=float, default=0.2,
+                        help="per-member delivery phase: seconds the slow member (TO) takes per answer (default 0.2)")
     parser.add_argument("--quick", action="store_true", help="smoke run: small corpus, short latency phase")
     parser.add_argument("--seed", type=int, default=2026, help="corpus seed (default 2026)")
     parser.add_argument("--max-kb", type=float, default=50.0, help="largest declaration in KB (default 50)")
@@ -41,8 +52,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     args.count = args.count or (_QUICK_COUNT if args.quick else 2000)
     args.latency_seconds = args.latency_seconds or (_QUICK_SECONDS if args.quick else 10.0)
+    if args.member_count is None:
+        args.member_count = _QUICK_MEMBER_COUNT if args.quick else _MEMBER_COUNT
+    if args.rounds is None:
+        args.rounds = _QUICK_ROUNDS if args.quick else _ROUNDS
+    args.warm_up = _QUICK_WARM_UP if args.quick else _WARM_UP
     if args.count < 1 or args.latency_seconds <= 0 or (args.rate is not None and args.rate <= 0):
         parser.error("--count, --latency-seconds and --rate must be positive")
+    if args.member_count < 0 or args.slow_delay < 0 or args.rounds < 1:
+        parser.error("--member-count and --slow-delay must not be negative, --rounds must be positive")
     return args
 
 
@@ -60,7 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     command = ("python -m bench " + shlex.join(sys.argv[1:] if argv is None else argv)).strip()
     report = Report(command, machine(), SizeSummary(0, 0, 0, 0, 0, 0, 0))
     options = Options(count=args.count, seed=args.seed, max_kb=args.max_kb, rate=args.rate,
-                      latency_seconds=args.latency_seconds, state_dir=args.json.parent)
+                      latency_seconds=args.latency_seconds, state_dir=args.json.parent,
+                      member_count=args.member_count, slow_delay=args.slow_delay, warm_up=args.warm_up,
+                      rounds=args.rounds)
     failure = None
     try:
         run(options, report)
@@ -71,7 +91,9 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     print(render(report))
     path = write_json(report, args.json)
-    print(f"\nsaved to {path}; the gateway's log is in {options.state_dir / 'gateway.log'}")
+    print(f"\nsaved to {path}; the gateway's log is in {options.state_dir / 'gateway.log'}"
+          + (", the per-member phase's logs (members-gateway.log, deliver.log, asycuda-*.log) next to it"
+             if options.member_count else ""))
     if failure is not None:
         print(f"\nBENCHMARK FAILED: {failure}", file=sys.stderr)
         return 1

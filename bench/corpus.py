@@ -83,7 +83,8 @@ def max_items_for(max_kb: float, seed: int = 0) -> int:
     return max(1, min(_MAX_ITEMS, fit))
 
 
-def generate_corpus(count: int, *, seed: int = 2026, max_kb: float = 50.0) -> list[Declaration]:
+def generate_corpus(count: int, *, seed: int = 2026, max_kb: float = 50.0,
+                    pairs: Sequence[tuple[str, str]] | None = None) -> list[Declaration]:
     """Return ``count`` valid declarations, item counts uniform in 1..N where N items make about ``max_kb``.
 
     Reproducible: the same arguments give the same bytes. Mixes imports and exports, originals and
@@ -93,11 +94,12 @@ def generate_corpus(count: int, *, seed: int = 2026, max_kb: float = 50.0) -> li
         count: number of declarations (at least 1).
         seed: seed of every random choice.
         max_kb: size cap in KB; a declaration over it is regenerated with one item fewer.
+        pairs: the (participant, member) pairs to draw from; every pair of the benchmark network by default.
     """
     if count < 1:
         raise ValueError(f"count must be at least 1, not {count}")
     rng = random.Random(seed)
-    pairs = allowed_pairs()
+    pairs = list(pairs) if pairs is not None else allowed_pairs()
     top = max_items_for(max_kb, seed)
     corpus = []
     for n in range(count):

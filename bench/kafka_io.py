@@ -1,4 +1,5 @@
-"""Kafka plumbing of the benchmark: bulk produce, a reply collector that timestamps arrivals, and a topic reader."""
+"""Kafka plumbing of the benchmark: bulk produce, a reply collector that timestamps arrivals, a topic reader, and
+round-trip timing."""
 
 from __future__ import annotations
 
@@ -12,11 +13,12 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from gateway import headers as h
 
-__all__ = ["Outgoing", "ReplyCollector", "new_tracking_id", "produce_all", "producer", "quiet_kafka_client",
-           "read_tracking_ids"]
+__all__ = ["FinalReply", "Outgoing", "ReplyCollector", "SeenReplies", "new_tracking_id", "produce_all", "producer",
+           "quiet_kafka_client", "read_tracking_ids", "round_trips"]
 
 FETCH_BYTES = 8 * 1024 * 1024  # as the gateway's consumer: max_message_bytes * 2
 
@@ -85,15 +87,51 @@ async def produce_all(bootstrap_servers: str, records: Iterable[Outgoing], windo
         await prod.stop()
 
 
+@dataclass(frozen=True, slots=True)
+class FinalReply:
+    """The final answer to a declaration: ``accepted`` or ``rejected`` (by the national system or the gateway)."""
+
+    at: float  # perf_counter() at arrival
+    status: str
+    member: str  # its oco-member header ("" when absent)
+
+
 @dataclass(slots=True)
-class _Seen:
+class SeenReplies:
+    """What a :class:`ReplyCollector` saw, per tracking id."""
+
     arrived: dict[str, float] = field(default_factory=dict)  # tracking id -> perf_counter() at first sight
     statuses: Counter[str] = field(default_factory=Counter)
+    finals: dict[str, FinalReply] = field(default_factory=dict)  # tracking id -> first reply not "received"
     duplicates: int = 0
+
+    def note(self, tid: str, status: str, member: str, now: float) -> None:
+        """Record one reply.
+
+        Args:
+            tid: its tracking id.
+            status: its ``oco-status`` header (received, accepted, rejected).
+            member: its ``oco-member`` header.
+            now: its arrival time.
+        """
+        first = tid not in self.arrived
+        if first:
+            self.arrived[tid] = now
+            self.statuses[status] += 1
+        if status == "received":
+            self.duplicates += not first
+        elif tid in self.finals:
+            self.duplicates += 1
+        else:
+            self.finals[tid] = FinalReply(now, status, member)
 
 
 class ReplyCollector:
     """Follow topics from their current end, noting when each tracking id first arrives (``perf_counter``).
+
+    A declaration gets "received" from the gateway, then "accepted" or "rejected" from its member's delivery
+    worker when one runs: the first record of each tracking id is in :attr:`arrived`, the first record that is
+    not "received" in :attr:`finals`.
 
     No consumer group: partitions are assigned directly, so nothing here disturbs the gateway's group.
 
@@ -108,7 +146,7 @@ class ReplyCollector:
         self._tps = [TopicPartition(t, p) for t in topics for p in range(partitions)]
         self._consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False,
                                           max_partition_fetch_bytes=FETCH_BYTES)
-        self._seen = _Seen()
+        self._seen = SeenReplies()
         self._task: asyncio.Task[None] | None = None
         self._changed = asyncio.Event()
 
@@ -131,12 +169,8 @@ class ReplyCollector:
                     tid = found.get(h.TRACKING_ID)
                     if tid is None:
                         continue
-                    tid_text = tid.decode()
-                    if tid_text in self._seen.arrived:
-                        self._seen.duplicates += 1
-                        continue
-                    self._seen.arrived[tid_text] = now
-                    self._seen.statuses[found.get(h.STATUS, b"?").decode()] += 1
+                    self._seen.note(tid.decode(), found.get(h.STATUS, b"?").decode(),
+                               found.get(h.MEMBER, b"").decode(), now)
             if batch:
                 self._changed.set()
 
@@ -151,19 +185,26 @@ class ReplyCollector:
         return self._seen.statuses
 
     @property
+    def finals(self) -> dict[str, FinalReply]:
+        """Tracking id -> its final reply (the first one whose status is not "received")."""
+        return self._seen.finals
+
+    @property
     def duplicates(self) -> int:
         """Records whose tracking id had been seen already (at-least-once redeliveries)."""
         return self._seen.duplicates
 
-    async def wait_for(self, tracking_ids: set[str], stall_timeout: float = 60.0) -> set[str]:
-        """Wait until every id arrived, or none arrived for ``stall_timeout`` seconds; return the missing ones.
+    async def wait_for(self, tracking_ids: set[str], stall_timeout: float = 60.0, *, final: bool = False) -> set[str]:
+        """Wait until every id arrived, or nothing arrived for ``stall_timeout`` seconds; return the missing ones.
 
         Args:
             tracking_ids: the ids to wait for.
-            stall_timeout: seconds without a new arrival before giving up.
+            stall_timeout: seconds without any new record before giving up.
+            final: wait for each id's final reply (accepted or rejected), not its first.
         """
+        seen = self._seen.finals if final else self._seen.arrived
         while True:
-            missing = tracking_ids - self._seen.arrived.keys()
+            missing = tracking_ids - seen.keys()
             if not missing:
                 return missing
             if self._task is not None and self._task.done():
@@ -172,7 +213,7 @@ class ReplyCollector:
             try:
                 await asyncio.wait_for(self._changed.wait(), stall_timeout)
             except TimeoutError:
-                return tracking_ids - self._seen.arrived.keys()
+                return tracking_ids - seen.keys()
 
     async def stop(self) -> None:
         """Stop collecting and disconnect."""
@@ -217,3 +258,58 @@ async def read_tracking_ids(bootstrap_servers: str, topics: Sequence[str], parti
         return counts
     finally:
         await consumer.stop()
+
+
+async def round_trips(bootstrap_servers: str, topic: str = "bench.round-trips", count: int = 50,
+                      size: int = 4096) -> tuple[float, float, float]:
+    """Time the two Kafka round trips a delivery worker makes per record, one at a time, in milliseconds.
+
+    Publishing with the delivery workers' producer settings (``gateway/delivery/service.py``: acks=all,
+    idempotent, ``linger_ms=5``), the same without the linger, and committing one offset.
+
+    Args:
+        bootstrap_servers: Kafka address.
+        topic: a scratch topic (created when missing, one partition).
+        count: round trips of each kind; the mean is returned.
+        size: bytes per record, about a reply document.
+
+    Returns:
+        Mean publish (linger 5 ms), publish (linger 0) and commit times, in ms.
+    """
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        if topic not in await admin.list_topics():
+            await admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
+    finally:
+        await admin.close()
+    publish = []
+    for linger in (5, 0):
+        prod = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, acks="all", enable_idempotence=True,
+                                linger_ms=linger)
+        await prod.start()
+        try:
+            await (await prod.send(topic, b"x"))  # metadata, producer id: not per record
+            times = []
+            for _ in range(count):
+                started = time.perf_counter()
+                await (await prod.send(topic, b"x" * size))
+                times.append(time.perf_counter() - started)
+            publish.append(sum(times) / len(times) * 1000)
+        finally:
+            await prod.stop()
+    tp = TopicPartition(topic, 0)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, group_id=f"bench-commit-{uuid.uuid4()}",
+                                enable_auto_commit=False)
+    await consumer.start()
+    try:
+        consumer.assign([tp])
+        await consumer.commit({tp: 1})  # finds the group coordinator: not per record
+        times = []
+        for offset in range(2, count + 2):
+            started = time.perf_counter()
+            await consumer.commit({tp: offset})
+            times.append(time.perf_counter() - started)
+    finally:
+        await consumer.stop()
+    return publish[0], publish[1], sum(times) / len(times) * 1000

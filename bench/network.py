@@ -6,7 +6,8 @@ from pathlib import Path
 
 import yaml
 
-__all__ = ["MEMBERS", "PARTICIPANTS", "allowed_pairs", "write_network"]
+__all__ = ["DELIVERY_MEMBERS", "MEMBERS", "PARTICIPANTS", "allowed_pairs", "delivery_participant", "write_network",
+           "write_delivery_network"]
 
 # Member code -> (name, participants allowed to submit for it); shaped like config/network.yaml, but with
 # ids of its own so a benchmark never shares topics with a demo broker.
@@ -16,6 +17,15 @@ MEMBERS: dict[str, tuple[str, tuple[str, ...]]] = {
     "NZ": ("New Zealand Customs Service", ("bench-nz-tradelink",)),
 }
 PARTICIPANTS: tuple[str, ...] = ("bench-fj-broker", "bench-nz-tradelink", "bench-ws-broker")
+
+# The per-member delivery phase: three members with an ASYCUDA World each, one submitter per member (so each
+# member's replies come on a topic of their own). Participants of its own: its replies never mix with the
+# gateway phases'.
+DELIVERY_MEMBERS: dict[str, str] = {
+    "FJ": "Fiji Revenue and Customs Service",
+    "WS": "Samoa Ministry of Customs and Revenue",
+    "TO": "Tonga Customs and Trade",
+}
 
 
 def allowed_pairs() -> list[tuple[str, str]]:
@@ -37,5 +47,38 @@ def write_network(path: Path, *, bootstrap_servers: str, group_id: str) -> Path:
         "participants": {p: {"name": p} for p in PARTICIPANTS},
         "members": {code: {"name": name, "submitters": list(submitters)}
                     for code, (name, submitters) in MEMBERS.items()},
+    }, sort_keys=False))
+    return path
+
+
+def delivery_participant(member: str) -> str:
+    """Return the participant that submits for ``member`` in the per-member delivery phase.
+
+    Args:
+        member: a code of :data:`DELIVERY_MEMBERS`.
+    """
+    return f"bench-{member.lower()}-trader"
+
+
+def write_delivery_network(path: Path, *, bootstrap_servers: str, group_id: str, urls: dict[str, str],
+                           rate_per_second: float) -> Path:
+    """Write the network of the per-member delivery phase: each member delivered to over HTTP; return the path.
+
+    Args:
+        path: the YAML file to write.
+        bootstrap_servers: the benchmark broker.
+        group_id: the gateway's consumer group, unique per run.
+        urls: member code -> base URL of its ASYCUDA World simulator.
+        rate_per_second: every member's delivery rate limit; set far above what a member can take, so the
+            limit is not what the phase measures.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump({
+        "kafka": {"bootstrap_servers": bootstrap_servers, "group_id": group_id},
+        "participants": {delivery_participant(m): {"name": delivery_participant(m)} for m in DELIVERY_MEMBERS},
+        "members": {code: {"name": name, "submitters": [delivery_participant(code)],
+                           "adapter": {"name": "asycuda", "settings": {"url": urls[code]}},
+                           "delivery": {"rate_per_second": rate_per_second}}
+                    for code, name in DELIVERY_MEMBERS.items()},
     }, sort_keys=False))
     return path

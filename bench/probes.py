@@ -12,7 +12,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.ops.process import GatewayProcess
 
-__all__ = ["CpuSnapshot", "GatewayCounters", "Probe", "Reading", "child_pids", "cpu_seconds", "describe_interval"]
+__all__ = ["CpuSnapshot", "DeliveryCounters", "GatewayCounters", "Probe", "Reading", "child_pids", "cpu_seconds",
+           "describe_cores", "describe_interval", "machine_seconds"]
 
 _TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -29,6 +30,22 @@ def cpu_seconds(pid: int) -> float | None:
         return None
     fields = stat[stat.rindex(")") + 2:].split()  # the command name may hold spaces: cut after it
     return (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime: fields 14 and 15 of stat(5)
+
+
+def machine_seconds(stat: str | None = None) -> tuple[float, float] | None:
+    """Return the CPU seconds the whole machine spent busy (all processes, ours or not) and stolen by the
+    hypervisor, summed over its cores, or None without /proc/stat.
+
+    Args:
+        stat: the text of /proc/stat; read from /proc by default.
+    """
+    try:
+        text = stat if stat is not None else Path("/proc/stat").read_text()
+    except OSError:
+        return None
+    fields = [int(f) for f in text.splitlines()[0].split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
+    return (user + nice + system + irq + softirq) / _TICKS, steal / _TICKS
 
 
 def child_pids(needle: str) -> list[int]:
@@ -57,6 +74,7 @@ class CpuSnapshot:
 
     wall: float
     cpu: Mapping[str, float]
+    machine: tuple[float, float] | None = None  # busy and stolen seconds of the whole machine
 
     @classmethod
     def take(cls, pids: Mapping[str, int]) -> CpuSnapshot:
@@ -71,7 +89,7 @@ class CpuSnapshot:
             used = cpu_seconds(pid)
             if used is not None:
                 cpu[name] = used
-        return cls(time.perf_counter(), cpu)
+        return cls(time.perf_counter(), cpu, machine_seconds())
 
     def cores_since(self, earlier: CpuSnapshot) -> dict[str, float]:
         """Return each process's average CPU use between two snapshots, in cores (1.0 = one core busy).
@@ -82,6 +100,17 @@ class CpuSnapshot:
         wall = self.wall - earlier.wall
         return {name: (used - earlier.cpu[name]) / wall for name, used in self.cpu.items()
                 if name in earlier.cpu and wall > 0}
+
+    def machine_since(self, earlier: CpuSnapshot) -> tuple[float, float] | None:
+        """Return the whole machine's busy and stolen cores between two snapshots, if known.
+
+        Args:
+            earlier: the snapshot at the start of the interval.
+        """
+        wall = self.wall - earlier.wall
+        if self.machine is None or earlier.machine is None or wall <= 0:
+            return None
+        return ((self.machine[0] - earlier.machine[0]) / wall, (self.machine[1] - earlier.machine[1]) / wall)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +162,56 @@ class GatewayCounters:
 
 
 @dataclass(frozen=True, slots=True)
+class DeliveryCounters:
+    """One member's cumulative figures from the delivery workers' ``/metrics``.
+
+    Attributes:
+        records: decisions timed (every outcome but "held").
+        seconds: the time they took, national calls included.
+        outcomes: outcome (accepted, rejected, retry, failed, held) -> records.
+    """
+
+    records: float
+    seconds: float
+    outcomes: Mapping[str, float]
+
+    @classmethod
+    def parse(cls, text: str) -> dict[str, DeliveryCounters]:
+        """Read every member's counters from Prometheus exposition text.
+
+        Args:
+            text: what the delivery workers' ``/metrics`` returned.
+        """
+        records: dict[str, float] = {}
+        seconds: dict[str, float] = {}
+        outcomes: dict[str, dict[str, float]] = {}
+        for family in text_string_to_metric_families(text):
+            for s in family.samples:
+                member = s.labels.get("member")
+                if member is None:
+                    continue
+                if s.name == "oco_gateway_delivery_seconds_count":
+                    records[member] = s.value
+                elif s.name == "oco_gateway_delivery_seconds_sum":
+                    seconds[member] = s.value
+                elif s.name == "oco_gateway_delivery_outcomes_total":
+                    outcomes.setdefault(member, {})[s.labels["outcome"]] = s.value
+        return {m: cls(records.get(m, 0.0), seconds.get(m, 0.0), outcomes.get(m, {}))
+                for m in sorted(records.keys() | outcomes.keys())}
+
+    def since(self, earlier: DeliveryCounters | None) -> DeliveryCounters:
+        """Return the increase since an earlier reading (None: since the start).
+
+        Args:
+            earlier: the reading at the start of the interval.
+        """
+        if earlier is None:
+            return self
+        return DeliveryCounters(self.records - earlier.records, self.seconds - earlier.seconds,
+                                {k: v - earlier.outcomes.get(k, 0.0) for k, v in self.outcomes.items()})
+
+
+@dataclass(frozen=True, slots=True)
 class Reading:
     """CPU seconds and gateway counters at one instant."""
 
@@ -176,6 +255,25 @@ class Probe:
             time.sleep(0.05)
 
 
+def describe_cores(start: CpuSnapshot, end: CpuSnapshot) -> str:
+    """Return CPU use per process over an interval, in cores, busiest first; then the whole machine's.
+
+    The machine's figure counts every process, ours or not: well above our total means other work on the
+    machine competed for the cores; "stolen" is time the hypervisor gave to other virtual machines.
+
+    Args:
+        start: snapshot at the start.
+        end: snapshot at the end.
+    """
+    cores = end.cores_since(start)
+    text = (", ".join(f"{name} {used:.2f}" for name, used in sorted(cores.items(), key=lambda kv: -kv[1]))
+            + f", total {sum(cores.values()):.2f}")
+    machine = end.machine_since(start)
+    if machine is not None:
+        text += f"; whole machine {machine[0]:.2f} busy, {machine[1]:.2f} stolen"
+    return text
+
+
 def describe_interval(start: Reading, end: Reading, cpus: int) -> dict[str, str]:
     """Return diagnostics lines for an interval: CPU use per process, and the gateway's batches.
 
@@ -184,10 +282,7 @@ def describe_interval(start: Reading, end: Reading, cpus: int) -> dict[str, str]
         end: reading at the end.
         cpus: cores of the machine, to put the CPU use in proportion.
     """
-    cores = end.cpu.cores_since(start.cpu)
-    lines = {f"CPU, in cores busy (of {cpus})":
-             ", ".join(f"{name} {used:.2f}" for name, used in sorted(cores.items(), key=lambda kv: -kv[1]))
-             + f", total {sum(cores.values()):.2f}"}
+    lines = {f"CPU, in cores busy (of {cpus})": describe_cores(start.cpu, end.cpu)}
     if start.counters is not None and end.counters is not None:
         lines["gateway /metrics"] = end.counters.since(start.counters).describe()
     return lines

@@ -11,7 +11,13 @@ from typing import Any
 
 from bench.corpus import SizeSummary
 
-__all__ = ["Latency", "Measurement", "Report", "percentile", "ratio", "render", "to_json", "write_json"]
+__all__ = ["ALONE", "WITH_SLOW", "Latency", "Measurement", "Report", "neighbour_ratios", "percentile", "ratio",
+           "render", "spread", "to_json", "write_json"]
+
+# Keys of the per-member delivery measurements, prefix + member code: ALONE (runs where only the fast members
+# had work), WITH_SLOW (runs where the slow member had work too).
+ALONE = "members_alone_"
+WITH_SLOW = "members_slow_"
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -33,6 +39,36 @@ def percentile(values: Sequence[float], q: float) -> float:
     low = math.floor(rank)
     high = min(low + 1, len(ordered) - 1)
     return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def neighbour_ratios(runs: Sequence[tuple[bool, float]]) -> list[float | None]:
+    """Return, for each run of the marked kind, its rate ÷ the mean rate of the unmarked runs just before and after.
+
+    With runs alternating (unmarked, marked, unmarked...), each ratio compares a run to the two that bracket
+    it, so a slow drift of the machine cancels out.
+
+    Args:
+        runs: (marked, rate) in the order run; a marked run without an unmarked neighbour on either side
+            is compared to the one it has.
+    """
+    out: list[float | None] = []
+    for i, (marked, rate) in enumerate(runs):
+        if not marked:
+            continue
+        around = [runs[j][1] for j in (i - 1, i + 1) if 0 <= j < len(runs) and not runs[j][0]]
+        out.append(ratio(rate, sum(around) / len(around)) if around else None)
+    return out
+
+
+def spread(rates: Sequence[float]) -> float | None:
+    """Return half the range of some rates ÷ their mean (0.1: they lie within ±10% of the middle).
+
+    Args:
+        rates: rates of identical runs; None when fewer than two.
+    """
+    if len(rates) < 2 or sum(rates) <= 0:
+        return None
+    return (max(rates) - min(rates)) / 2 / (sum(rates) / len(rates))
 
 
 def ratio(numerator: float, denominator: float) -> float | None:
@@ -103,6 +139,10 @@ class Report:
         corpus: size distribution of the corpus.
         measurements: in the order measured.
         diagnostics: secondary figures (CPU use per process, gateway metrics), label -> text.
+        members: the per-member delivery phase, one measurement per condition and member, its runs pooled
+            (keys ``ALONE`` or ``WITH_SLOW`` + member code); decl/s there is registered per second.
+        member_runs: fast member -> (slow member busy?, registered per second) of each run, in order.
+        member_notes: how to read them, printed under their table.
     """
 
     command: str
@@ -110,6 +150,9 @@ class Report:
     corpus: SizeSummary
     measurements: list[Measurement] = field(default_factory=list)
     diagnostics: dict[str, str] = field(default_factory=dict)
+    members: list[Measurement] = field(default_factory=list)
+    member_runs: dict[str, list[tuple[bool, float]]] = field(default_factory=dict)
+    member_notes: list[str] = field(default_factory=list)
 
     def get(self, key: str) -> Measurement | None:
         """Return the measurement with this key, if taken.
@@ -126,6 +169,16 @@ class Report:
             "e2e / consume_only": ratio(e2e.rate, consume.rate) if e2e and consume else None,
             "e2e / parse_validate": ratio(e2e.rate, pv.rate) if e2e and pv else None,
         }
+
+    def isolation(self) -> dict[str, float | None]:
+        """Return, per fast member, its registered/s with the slow member busy ÷ with only the fast members busy.
+
+        Each side pools its runs. 1.0: the slow member cost it nothing; below 1: it was slowed down. Only
+        members measured both ways.
+        """
+        alone = {x.key.removeprefix(ALONE): x.rate for x in self.members if x.key.startswith(ALONE)}
+        slow = {x.key.removeprefix(WITH_SLOW): x.rate for x in self.members if x.key.startswith(WITH_SLOW)}
+        return {m: ratio(slow[m], alone[m]) for m in alone if m in slow}
 
 
 def render(report: Report) -> str:
@@ -144,14 +197,30 @@ def render(report: Report) -> str:
         f"{'measurement':<46}{'decl/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}  {'n':>6}{'seconds':>9}",
         "-" * 98,
     ]
-    for x in report.measurements:
-        lat = x.latency
-        cells = (f"{lat.p50_ms:>9.2f}{lat.p99_ms:>9.2f}{lat.max_ms:>9.2f}" if lat else f"{'':>27}")
-        lines.append(f"{x.label:<46}{x.rate:>9.1f}{cells}  {x.count:>6}{x.seconds:>9.2f}")
+    lines += [_row(x) for x in report.measurements]
     lines += ["", "ratios (end-to-end throughput ÷ baseline throughput):"]
     for name, value in report.ratios().items():
-        lines.append(f"  {name:<24}" + (f"{value:>7.3f}  ({value:.1%})" if value is not None else "    n/a"))
-    notes = [(x.label, x.note) for x in report.measurements if x.note]
+        lines.append(f"  {name:<24}" + _ratio_cell(value))
+    if report.members or report.member_notes:
+        lines += ["", "per-member delivery (decl/s here: registered per second, from submit to the 'accepted' reply):",
+                  f"{'measurement':<46}{'decl/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}  {'n':>6}{'seconds':>9}",
+                  "-" * 98]
+        lines += [_row(x) for x in report.members]
+        isolated = report.isolation()
+        if isolated:
+            lines += ["", "isolation (a fast member's registered/s with the slow member busy ÷ without it, "
+                          "runs pooled):"]
+            lines += [f"  {member:<24}" + _ratio_cell(value) for member, value in isolated.items()]
+        for member, runs in report.member_runs.items():
+            pairs = ", ".join("n/a" if r is None else f"{r:.3f}" for r in neighbour_ratios(runs))
+            noise = spread([rate for busy, rate in runs if not busy])
+            lines.append(f"  {member} run by run, decl/s, [slow member busy]: "
+                         + " ".join(f"[{rate:.1f}]" if busy else f"{rate:.1f}" for busy, rate in runs)
+                         + f"; each [run] ÷ the two around it: {pairs}"
+                         + (f"; the runs without it within ±{noise:.0%}" if noise is not None else ""))
+        if report.member_notes:
+            lines += ["", "reading them:"] + [f"  {note}" for note in report.member_notes]
+    notes = [(x.label, x.note) for x in report.measurements + report.members if x.note]
     if notes:
         lines += ["", "how each figure was taken:"]
         lines += [f"  {label}: {note}" for label, note in notes]
@@ -159,6 +228,16 @@ def render(report: Report) -> str:
         lines += ["", "diagnostics:"]
         lines += [f"  {label}: {text}" for label, text in report.diagnostics.items()]
     return "\n".join(lines)
+
+
+def _row(x: Measurement) -> str:
+    lat = x.latency
+    cells = (f"{lat.p50_ms:>9.2f}{lat.p99_ms:>9.2f}{lat.max_ms:>9.2f}" if lat else f"{'':>27}")
+    return f"{x.label:<46}{x.rate:>9.1f}{cells}  {x.count:>6}{x.seconds:>9.2f}"
+
+
+def _ratio_cell(value: float | None) -> str:
+    return f"{value:>7.3f}  ({value:.1%})" if value is not None else "    n/a"
 
 
 def to_json(report: Report) -> dict[str, Any]:
@@ -174,6 +253,10 @@ def to_json(report: Report) -> dict[str, Any]:
         "measurements": {x.key: {**asdict(x), "rate": x.rate} for x in report.measurements},
         "ratios": report.ratios(),
         "diagnostics": report.diagnostics,
+        "members": {x.key: {**asdict(x), "rate": x.rate} for x in report.members},
+        "isolation": report.isolation(),
+        "member_runs": report.member_runs,
+        "member_notes": report.member_notes,
     }
 
 

@@ -1,4 +1,5 @@
-"""Run every phase in order (corpus, baseline b, broker, baseline a, end-to-end) and collect the report."""
+"""Run every phase in order (corpus, baseline b, broker, baseline a, end-to-end, per-member delivery) and collect
+the report."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from typing import Any
 from bench import BenchError
 from bench.baselines import consume_only, full_pipeline, parse_validate
 from bench.corpus import Declaration, SizeSummary, generate_corpus
+from bench.delivery import FAST, SLOW, MemberPlan, members_phase
 from bench.end_to_end import latency, throughput
 from bench.kafka_io import (Outgoing, ReplyCollector, new_tracking_id, produce_all, quiet_kafka_client,
                             read_tracking_ids)
@@ -47,7 +49,11 @@ class Options:
         max_kb: largest declaration, in KB.
         rate: latency phase rate (decl/s); None: half the measured end-to-end throughput, at most 500.
         latency_seconds: length of the latency phase.
-        state_dir: where the gateway's log goes (the broker lives in a temporary folder).
+        state_dir: where the processes' logs go (the broker lives in a temporary folder).
+        member_count: declarations per member in the per-member delivery phase; 0 skips it.
+        slow_delay: seconds the slow member's national system takes before each answer.
+        warm_up: declarations per member sent untimed before that phase's first burst.
+        rounds: that phase's runs with the slow member busy, each between two runs without.
     """
 
     count: int
@@ -56,6 +62,10 @@ class Options:
     rate: float | None
     latency_seconds: float
     state_dir: Path
+    member_count: int = 0
+    slow_delay: float = 0.2
+    warm_up: int = 5
+    rounds: int = 3
 
 
 def say(message: str) -> None:
@@ -117,6 +127,15 @@ def run(options: Options, report: Report | None = None, command: str = "") -> Re
                                      log_path=options.state_dir / "gateway.log")
             gateway.log_path.unlink(missing_ok=True)  # the log of this run only
             asyncio.run(_terminable(_kafka_phases(report, options, corpus, settings, broker, gateway)))
+            if options.member_count > 0:
+                say(f"per-member delivery: {' and '.join(FAST)}, then {SLOW} too (+{options.slow_delay:g} s per "
+                    f"answer), behind ASYCUDA World simulators; {2 * options.rounds + 1} runs of "
+                    f"{options.member_count} declarations per fast member ...")
+                plan = MemberPlan(per_member=options.member_count, slow_delay=options.slow_delay,
+                                  warm_up=options.warm_up, seed=options.seed, max_kb=options.max_kb,
+                                  log_dir=options.state_dir, rounds=options.rounds)
+                asyncio.run(_terminable(members_phase(report, plan, broker, Path(tmp) / "members.yaml",
+                                                      int(report.machine.get("cpus") or 1))))
         finally:
             say("stopping Kafka ...")
             broker.stop()

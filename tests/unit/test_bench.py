@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -10,11 +11,16 @@ from prometheus_client import generate_latest
 
 from bench.__main__ import parse_args
 from bench.corpus import KB, Declaration, SizeSummary, generate_corpus, max_items_for, relabel
-from bench.network import MEMBERS, allowed_pairs
-from bench.probes import GatewayCounters
-from bench.report import Latency, Measurement, Report, percentile, ratio, render, to_json, write_json
-from gateway.config import GatewaySettings
-from gateway.ops.metrics import GatewayMetrics
+from bench.delivery import FAST, RATE_LIMIT, SLOW, interleave
+from bench.kafka_io import SeenReplies
+from bench.members import Sent, member_figures, one_at_a_time, outlasted, pooled, slow_share
+from bench.network import DELIVERY_MEMBERS, MEMBERS, allowed_pairs, delivery_participant, write_delivery_network
+from bench.probes import CpuSnapshot, DeliveryCounters, GatewayCounters, describe_cores, machine_seconds
+from bench.report import (ALONE, WITH_SLOW, Latency, Measurement, Report, neighbour_ratios, percentile, ratio, render,
+                          spread, to_json, write_json)
+from gateway.config import GatewaySettings, load_settings
+from gateway.delivery.service import DeliveryService
+from gateway.ops.metrics import DeliveryMetrics, GatewayMetrics
 from gateway.pipeline.chain import Pipeline, build_stages
 from gateway.pipeline.context import Submission
 from gateway.profiles import ProfileRegistry
@@ -146,9 +152,174 @@ class TestDiagnosticsAndOptions:
         assert delta.processing_seconds == pytest.approx(0.008)
         assert "4 messages in 1 batches" in delta.describe()
 
+    def test_machine_cpu_and_cores_line(self) -> None:
+        """/proc/stat: busy = user + nice + system + irq + softirq, steal apart; per second of wall time."""
+        ticks = machine_seconds("cpu  100 0 50 400 10 0 10 40 0 0\ncpu0 1 2 3\n")
+        assert ticks is not None
+        busy, steal = ticks
+        assert steal / busy == pytest.approx(40 / 160)
+        start = CpuSnapshot(10.0, {"gateway": 1.0, "bench": 0.5}, (100.0, 1.0))
+        end = CpuSnapshot(12.0, {"gateway": 2.0, "bench": 0.7}, (103.0, 1.2))
+        assert describe_cores(start, end) == ("gateway 0.50, bench 0.10, total 0.60; whole machine 1.50 busy, "
+                                              "0.10 stolen")
+        assert describe_cores(replace(start, machine=None), end).endswith("total 0.60")
+
     def test_quick_defaults_and_overrides(self) -> None:
         """--quick shrinks the run; explicit options still win."""
         quick = parse_args(["--quick"])
         assert (quick.count, quick.latency_seconds) == (200, 3.0)
         assert parse_args(["--quick", "--count", "50"]).count == 50
         assert parse_args([]).count == 2000
+
+
+class TestPerMemberDelivery:
+    def test_figures_per_member(self) -> None:
+        """Each member: its count, from its first submit to its last registration, and submit → registration."""
+        sent = {"a": Sent("FJ", 0.0), "b": Sent("WS", 0.1), "c": Sent("FJ", 0.2), "d": Sent("WS", 0.3)}
+        registered = {"a": 0.5, "b": 0.4, "c": 1.0, "d": 2.1}
+        figures = member_figures(sent, registered)
+        fj, ws = figures["FJ"], figures["WS"]
+        assert (fj.count, fj.seconds, fj.rate) == (2, 1.0, 2.0)
+        assert (ws.count, ws.seconds, ws.rate) == (2, pytest.approx(2.0), pytest.approx(1.0))
+        assert sorted(fj.samples) == [pytest.approx(0.5), pytest.approx(0.8)]
+        assert ws.first_ms == pytest.approx(300)  # its first registration ("b"), not its first submit's
+        assert list(figures) == ["FJ", "WS"]
+
+    def test_pooled_runs(self) -> None:
+        """All declarations ÷ the sum of the runs' own times (not the gaps between); latency over all of them."""
+        one = member_figures({"a": Sent("FJ", 0.0), "b": Sent("FJ", 0.0)}, {"a": 1.0, "b": 2.0})["FJ"]  # 1/s
+        two = member_figures({"c": Sent("FJ", 100.0), "d": Sent("FJ", 100.0)}, {"c": 100.5, "d": 100.5})["FJ"]  # 4/s
+        pool = pooled([one, two])
+        assert (pool.count, pool.seconds, pool.rates) == (4, 2.5, (1.0, 4.0))
+        assert pool.latency.max_ms == pytest.approx(2000) and pool.latency.count == 4
+        with pytest.raises(ValueError):
+            pooled([])
+
+    def test_slow_share_keeps_the_slow_member_busy(self) -> None:
+        """150 at 20/s take 7.5 s; at 0.2 + 0.05 s each the slow member needs 30 for that, 45 with the margin."""
+        assert slow_share(150, 20.0, 0.2) == 45
+        assert slow_share(150, 20.0, 0.2, margin=1.0) == 30
+        assert slow_share(10, 100.0, 0.2) == 10  # the minimum
+        assert slow_share(150, 0.0, 0.2) == 150  # nothing measured: as many as a fast member
+
+    def test_figures_need_every_registration(self) -> None:
+        """A declaration without its registration is an error, not a faster member."""
+        with pytest.raises(ValueError, match="1 declarations"):
+            member_figures({"a": Sent("FJ", 0.0), "b": Sent("FJ", 0.1)}, {"a": 1.0})
+        with pytest.raises(ValueError):
+            member_figures({}, {})
+
+    def test_outlasted(self) -> None:
+        """Positive when the slow member still had work after the fast ones were done."""
+        fast = [member_figures({"a": Sent("FJ", 0.0)}, {"a": 9.0})["FJ"],
+                member_figures({"b": Sent("WS", 0.0)}, {"b": 10.0})["WS"]]
+        slow = member_figures({"c": Sent("TO", 0.0)}, {"c": 48.0})["TO"]
+        assert outlasted(slow, fast) == 38.0
+        assert outlasted(replace(slow, last_registered=8.0), fast) == -2.0
+
+    def test_one_at_a_time_splits_the_time_per_record(self) -> None:
+        """At 20/s a record takes 50 ms; 30 ms of deciding leaves 20 ms, and alone would allow 33/s."""
+        bound = one_at_a_time(rate=20.0, records=100, handle_seconds=3.0)
+        assert bound is not None
+        assert (bound.per_record_ms, bound.handle_ms, bound.rest_ms) == (
+            pytest.approx(50), pytest.approx(30), pytest.approx(20))
+        assert bound.ceiling == pytest.approx(100 / 3) and bound.share == pytest.approx(0.6)
+        assert one_at_a_time(0.0, 100, 3.0) is None and one_at_a_time(20.0, 0, 0.0) is None
+
+    def test_neighbour_ratios_and_spread(self) -> None:
+        """Each marked run ÷ the mean of the unmarked runs around it; spread is half the range ÷ the mean."""
+        runs = [(False, 20.0), (True, 18.0), (False, 16.0), (True, 20.0), (False, 24.0)]
+        assert neighbour_ratios(runs) == [pytest.approx(1.0), pytest.approx(1.0)]
+        assert neighbour_ratios([(True, 10.0), (False, 20.0)]) == [pytest.approx(0.5)]  # one neighbour only
+        assert neighbour_ratios([(True, 10.0)]) == [None]
+        assert spread([16.0, 20.0, 24.0]) == pytest.approx(0.2)
+        assert spread([20.0]) is None
+
+    def test_isolation_table_and_json(self, tmp_path: Path) -> None:
+        """With-slow ÷ without, each pooled; the runs in order; both in the table and the JSON."""
+        members = [Measurement(ALONE + "FJ", "FJ alone", 600, 30.0),  # 20/s
+                   Measurement(ALONE + "WS", "WS alone", 600, 24.0),  # 25/s
+                   Measurement(WITH_SLOW + "FJ", "FJ with TO", 400, 25.0),  # 16/s
+                   Measurement(WITH_SLOW + "WS", "WS with TO", 400, 20.0),  # 20/s
+                   Measurement(WITH_SLOW + "TO", "TO", 90, 22.5)]
+        runs = {"FJ": [(False, 20.0), (True, 16.0), (False, 20.0)]}
+        report = Report("c", {}, SizeSummary(1, 1, 1, 1, 1, 1, 1), members=members, member_runs=runs,
+                        member_notes=["one at a time"])
+        assert report.isolation() == {"FJ": pytest.approx(0.8), "WS": pytest.approx(0.8)}
+        table = render(report)
+        assert "isolation" in table and "(80.0%)" in table and "one at a time" in table
+        assert "FJ run by run, decl/s, [slow member busy]: 20.0 [16.0] 20.0;" in table
+        assert "the two around it: 0.800; the runs without it within ±0%" in table
+        data = json.loads(write_json(report, tmp_path / "latest.json").read_text())
+        assert data["members"][WITH_SLOW + "TO"]["rate"] == 4.0
+        assert data["isolation"]["WS"] == pytest.approx(0.8)
+        assert data["member_runs"]["FJ"][1] == [True, 16.0]
+
+    def test_no_member_phase_no_section(self) -> None:
+        """--member-count 0: the table looks as before."""
+        report = Report("c", {}, SizeSummary(1, 1, 1, 1, 1, 1, 1), [Measurement("parse_validate", "pv", 10, 1.0)])
+        assert report.isolation() == {} and "per-member" not in render(report)
+
+    def test_replies_received_then_final(self) -> None:
+        """"received" is the first reply, "accepted" the final one; a repeat of either is a duplicate."""
+        seen = SeenReplies()
+        seen.note("a", "received", "", 1.0)
+        seen.note("a", "accepted", "FJ", 2.0)
+        seen.note("a", "accepted", "FJ", 3.0)
+        seen.note("b", "rejected", "", 1.5)  # refused by the gateway: first and final at once
+        seen.note("b", "received", "", 4.0)
+        assert seen.arrived == {"a": 1.0, "b": 1.5}
+        assert (seen.finals["a"].at, seen.finals["a"].status, seen.finals["a"].member) == (2.0, "accepted", "FJ")
+        assert seen.finals["b"].status == "rejected"
+        assert seen.statuses == {"received": 1, "rejected": 1}
+        assert seen.duplicates == 2
+
+    def test_delivery_counters_from_metrics_text(self) -> None:
+        """Per member: decisions timed, their seconds, outcomes; subtracted between two readings."""
+        metrics = DeliveryMetrics()
+        metrics.deliveries.labels("FJ", "accepted").inc(2)
+        metrics.call.labels("FJ").observe(0.03)
+        metrics.call.labels("FJ").observe(0.02)
+        before = DeliveryCounters.parse(generate_latest(metrics.registry).decode())
+        metrics.deliveries.labels("FJ", "accepted").inc()
+        metrics.deliveries.labels("FJ", "retry").inc()
+        metrics.call.labels("FJ").observe(0.01)
+        metrics.deliveries.labels("TO", "held").inc()
+        after = DeliveryCounters.parse(generate_latest(metrics.registry).decode())
+        assert (before["FJ"].records, before["FJ"].seconds) == (2, pytest.approx(0.05))
+        delta = after["FJ"].since(before["FJ"])
+        assert (delta.records, delta.seconds) == (1, pytest.approx(0.01))
+        assert delta.outcomes == {"accepted": 1, "retry": 1}
+        assert after["TO"].records == 0 and after["TO"].outcomes == {"held": 1}
+        assert after["TO"].since(None) == after["TO"]
+
+    def test_delivery_network_is_accepted_by_the_delivery_service(self, tmp_path: Path) -> None:
+        """The phase's network loads, and `oco-gateway deliver` would start a worker per member with it."""
+        urls = {m: f"http://127.0.0.1:{8000 + i}" for i, m in enumerate(DELIVERY_MEMBERS)}
+        path = write_delivery_network(tmp_path / "members.yaml", bootstrap_servers="127.0.0.1:1", group_id="g",
+                                      urls=urls, rate_per_second=RATE_LIMIT)
+        settings = load_settings(path)
+        assert {m: s.delivery.rate_per_second for m, s in settings.members.items()} == dict.fromkeys(
+            DELIVERY_MEMBERS, RATE_LIMIT)
+        assert all(settings.members[m].submitters == (delivery_participant(m),) for m in DELIVERY_MEMBERS)
+        service = DeliveryService(settings)
+        assert [w.member for w in service.workers] == list(DELIVERY_MEMBERS)
+        assert SLOW in DELIVERY_MEMBERS and SLOW not in FAST
+
+    def test_member_corpus_and_interleaving(self) -> None:
+        """A corpus for one pair has only that pair; bursts go round robin over the members."""
+        docs = generate_corpus(3, seed=1, max_kb=10, pairs=[("bench-to-trader", "TO")])
+        assert {(d.participant, d.member) for d in docs} == {("bench-to-trader", "TO")}
+        a, b = Declaration("p", "FJ", "1", 1, b""), Declaration("p", "WS", "2", 1, b"")
+        c = Declaration("p", "FJ", "3", 1, b"")
+        assert interleave({"FJ": [a, c], "WS": [b]}) == [a, b, c]
+
+    def test_member_options(self) -> None:
+        """150 declarations per fast member and 3 rounds by default, 20 and 1 with --quick, 0 skips the phase."""
+        full, quick = parse_args([]), parse_args(["--quick"])
+        assert (full.member_count, full.rounds, full.slow_delay) == (150, 3, 0.2)
+        assert (quick.member_count, quick.rounds) == (20, 1)
+        assert parse_args(["--quick", "--member-count", "0"]).member_count == 0
+        for bad in (["--member-count", "-1"], ["--rounds", "0"]):
+            with pytest.raises(SystemExit):
+                parse_args(bad)
