@@ -70,6 +70,7 @@ class DeliveryService:
                 call_timeout=d.call_timeout,
             ))
         self._loops: list[DeliveryLoop] = []
+        self.restart_delay = 5.0  # seconds before a crashed member loop starts again
 
     def _breaker_changed(self, member: str):  # noqa: ANN202 - a small closure
         def changed(state: BreakerState) -> None:
@@ -88,8 +89,9 @@ class DeliveryService:
         for w in self.workers:
             names += [deliver_topic(w.member), retry_topic(w.member)]
         await ensure_topics(self.settings, names)
+        # linger 0: a worker sends one reply at a time and waits for it; lingering would only add latency.
         producer = AIOKafkaProducer(bootstrap_servers=self.settings.kafka.bootstrap_servers, acks="all",
-                                    enable_idempotence=True, linger_ms=5,
+                                    enable_idempotence=True, linger_ms=0,
                                     max_request_size=self.settings.gateway.max_message_bytes + 64 * 1024)
         await producer.start()
         self._loops = [DeliveryLoop(w, bootstrap_servers=self.settings.kafka.bootstrap_servers, producer=producer,
@@ -116,7 +118,7 @@ class DeliveryService:
             except Exception:  # noqa: BLE001 - logged and restarted; other members go on
                 log.exception("delivery_loop_crashed_restarting", member=loop.member)
                 self.metrics.up.labels(loop.member).set(0)
-                await asyncio.sleep(5)
+                await asyncio.sleep(self.restart_delay)
                 self.metrics.up.labels(loop.member).set(1)
 
     def ready(self) -> bool:

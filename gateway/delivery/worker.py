@@ -86,8 +86,8 @@ class MemberWorker:
         Args:
             record: the consumed record.
         """
-        attempt = int(record.headers.get(h.ATTEMPT, "1") or 1)
-        not_before = int(record.headers.get(h.NOT_BEFORE, "0") or 0) / 1000
+        attempt = max(1, _number(record.headers.get(h.ATTEMPT), 1))
+        not_before = _number(record.headers.get(h.NOT_BEFORE), 0) / 1000
         now = self._clock()
         if not_before > now:
             return Decision(hold_until=not_before, outcome="held")
@@ -112,8 +112,12 @@ class MemberWorker:
             log.exception("adapter_crashed", member=self.member, tracking_id=declaration.tracking_id)
             return self._give_up(record, declaration, exc)
         self.breaker.record_success()
-        return Decision(outputs=(self._reply(record, declaration, answer),), answer=answer,
-                        outcome="accepted" if answer.accepted else "rejected")
+        try:
+            reply = self._reply(record, declaration, answer)
+        except Exception as exc:  # noqa: BLE001 - an answer we cannot write back parks the declaration
+            log.exception("reply_failed", member=self.member, tracking_id=declaration.tracking_id)
+            return self._give_up(record, declaration, exc)
+        return Decision(outputs=(reply,), answer=answer, outcome="accepted" if answer.accepted else "rejected")
 
     async def _call(self, declaration: Declaration) -> NationalAnswer:
         try:
@@ -149,7 +153,11 @@ class MemberWorker:
     def _give_up(self, record: InRecord, declaration: Declaration, exc: Exception) -> Decision:
         issue = Issue("OCO-DELIVERY-FAILED", f"the national system of {self.member} could not take the "
                       f"declaration after {declaration.attempt} attempt(s): {exc}")
-        reply = self._reply(record, declaration, NationalAnswer(False, issues=(issue,)))
+        try:
+            replies: tuple[Output, ...] = (self._reply(record, declaration, NationalAnswer(False, issues=(issue,))),)
+        except Exception:  # noqa: BLE001 - still park it: the dead-letter copy is what must not be lost
+            log.exception("reply_failed", member=self.member, tracking_id=declaration.tracking_id)
+            replies = ()
         parked = Output(DEAD_LETTER, record.key or b"", record.value, {
             **record.headers,
             h.DLQ_TOPIC: record.topic, h.DLQ_PARTITION: str(record.partition), h.DLQ_OFFSET: str(record.offset),
@@ -160,7 +168,7 @@ class MemberWorker:
         })
         log.warning("delivery_failed", member=self.member, tracking_id=declaration.tracking_id,
                     attempt=declaration.attempt, error=str(exc))
-        return Decision(outputs=(reply, parked), outcome="failed")
+        return Decision(outputs=(*replies, parked), outcome="failed")
 
     def _reply(self, record: InRecord, declaration: Declaration, answer: NationalAnswer) -> Output:
         reg, assessment = answer.registration, answer.assessment
@@ -173,6 +181,14 @@ class MemberWorker:
                    h.MEMBER: self.member, h.LRN: declaration.lrn,
                    h.STATUS: "accepted" if answer.accepted else "rejected"}
         return Output(reply_topic(declaration.participant), record.key or b"", body, headers)
+
+
+def _number(text: str | None, default: int) -> int:
+    """Read an integer header; a garbled one counts as absent rather than stopping the member's delivery."""
+    try:
+        return int(text) if text else default
+    except ValueError:
+        return default
 
 
 def _totals_by_code(assessment: Assessment) -> list[TaxDue]:

@@ -42,21 +42,31 @@ class DeliveryLoop:
         self.member = worker.member
         self._producer = producer
         self._observe = observe
-        self._consumer = AIOKafkaConsumer(
+        self._bootstrap = bootstrap_servers
+        self._group = f"{group_prefix}-{self.member}"
+        self._consumer: AIOKafkaConsumer | None = None
+        self._paused_until: dict[TopicPartition, float] = {}
+        self._next: dict[TopicPartition, int] = {}  # first offset not yet committed, per partition in hand
+        self._stopping = asyncio.Event()
+        self.running = False
+
+    def _new_consumer(self) -> AIOKafkaConsumer:
+        return AIOKafkaConsumer(
             deliver_topic(self.member), retry_topic(self.member),
-            bootstrap_servers=bootstrap_servers, group_id=f"{group_prefix}-{self.member}",
-            client_id=f"{group_prefix}-{self.member}", enable_auto_commit=False,
-            auto_offset_reset="earliest", max_poll_records=50,
+            bootstrap_servers=self._bootstrap, group_id=self._group, client_id=self._group,
+            enable_auto_commit=False, auto_offset_reset="earliest", max_poll_records=50,
             max_partition_fetch_bytes=8 * 1024 * 1024,
             # A national call may take long; the consumer must not be evicted from its group meanwhile.
             max_poll_interval_ms=15 * 60 * 1000,
         )
-        self._paused_until: dict[TopicPartition, float] = {}
-        self._stopping = asyncio.Event()
-        self.running = False
 
     async def run(self) -> None:
-        """Consume until :meth:`stop`; a Kafka hiccup is logged and the loop goes on."""
+        """Consume until :meth:`stop`; a Kafka hiccup is logged and the loop goes on.
+
+        Each run uses a consumer of its own, so a supervisor can call it again after a crash.
+        """
+        self._consumer = self._new_consumer()
+        self._paused_until.clear()
         await self._consumer.start()
         self.running = True
         log.info("delivery_started", member=self.member, adapter=self.worker.adapter.NAME)
@@ -65,17 +75,31 @@ class DeliveryLoop:
                 self._resume_due()
                 try:
                     batch = await self._consumer.getmany(timeout_ms=200)
-                    pending = dict(batch)  # partitions whose records are not all handled yet
+                except KafkaError as exc:
+                    log.warning("delivery_fetch_error", member=self.member, error=repr(exc))
+                    await asyncio.sleep(1)
+                    continue
+                pending = dict(batch)  # partitions whose records are not all handled yet
+                try:
                     for tp, records in batch.items():
                         if not await self._handle_partition(tp, records, pending):
                             break
                         del pending[tp]
                 except KafkaError as exc:
-                    log.warning("delivery_kafka_error", member=self.member, error=repr(exc))
+                    # The consumer is already past the whole batch: go back to the first record not
+                    # committed, or the rest of the batch would be skipped by the next commit.
+                    self._rewind(pending)
+                    log.warning("delivery_kafka_error_rewound", member=self.member, error=repr(exc))
                     await asyncio.sleep(1)
         finally:
             self.running = False
             await self._consumer.stop()
+
+    def _rewind(self, pending: dict[TopicPartition, list[ConsumerRecord]]) -> None:
+        assert self._consumer is not None
+        for tp, records in pending.items():
+            if records and tp not in self._paused_until:
+                self._consumer.seek(tp, max(records[0].offset, self._next.get(tp, records[0].offset)))
 
     def stop(self) -> None:
         """Ask the loop to finish after the record in hand."""
@@ -84,6 +108,7 @@ class DeliveryLoop:
     async def _handle_partition(self, tp: TopicPartition, records: list[ConsumerRecord],
                                 pending: dict[TopicPartition, list[ConsumerRecord]]) -> bool:
         """Handle a partition's records in order; return False when every partition was put on hold."""
+        assert self._consumer is not None
         for i, record in enumerate(records):
             started = time.perf_counter()
             decision = await self.worker.handle(_in_record(record))
@@ -97,9 +122,11 @@ class DeliveryLoop:
                 return True
             await _publish_all(self._producer, decision)
             await self._consumer.commit({tp: record.offset + 1})
+            self._next[tp] = record.offset + 1
         return True
 
     def _hold(self, tp: TopicPartition, offset: int, until: float) -> None:
+        assert self._consumer is not None
         self._consumer.seek(tp, offset)
         self._consumer.pause(tp)
         self._paused_until[tp] = until
@@ -112,12 +139,14 @@ class DeliveryLoop:
                 self._hold(tp, offset, until)
             elif records:
                 self._hold(tp, records[0].offset, until)
+        assert self._consumer is not None
         for tp in self._consumer.assignment():
             if tp not in self._paused_until:
                 self._consumer.pause(tp)
                 self._paused_until[tp] = until
 
     def _resume_due(self) -> None:
+        assert self._consumer is not None
         now = time.time()
         assigned = self._consumer.assignment()
         for tp, until in list(self._paused_until.items()):

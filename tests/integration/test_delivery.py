@@ -128,3 +128,85 @@ class TestDeliveryIsolation:
             await asyncio.wait_for(running, 30)
             await replies.stop()
             await dlq.stop()
+
+
+class TestDeliveryLoopFailures:
+    async def test_kafka_error_mid_batch_loses_nothing(self, kafka_bootstrap: str, tmp_path) -> None:
+        """When publishing a reply fails in the middle of a batch, the loop goes back to the first record not
+        committed: every declaration of the batch still gets its answer."""
+        from aiokafka.errors import KafkaTimeoutError
+
+        tag = f"kerr{time.time_ns() % 10**8}"
+        settings = load_settings(network_file(tmp_path, kafka_bootstrap, tag, {"CK": {}}))
+        participant = f"{tag}-p"
+        await ensure_topics(settings, [deliver_topic("CK"), reply_topic(participant)])
+        service = DeliveryService(settings, catalog=FAKE)
+        real_send = AIOKafkaProducer.send
+        failures = {"left": 1, "seen": 0}
+
+        async def flaky_send(self, topic, *args, **kwargs):  # type: ignore[no-untyped-def]
+            if topic == reply_topic(participant):
+                failures["seen"] += 1
+                if failures["seen"] == 3 and failures["left"]:
+                    failures["left"] -= 1
+                    raise KafkaTimeoutError("injected: the broker did not answer")
+            return await real_send(self, topic, *args, **kwargs)
+
+        replies = TopicTail(kafka_bootstrap, reply_topic(participant))
+        await replies.start()
+        AIOKafkaProducer.send = flaky_send  # type: ignore[method-assign]
+        try:
+            # One key, one partition: all 15 arrive in one batch behind the failing one.
+            producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+            await producer.start()
+            tids = []
+            for i in range(15):
+                tid = f"{tag}-{i}"
+                headers = {h.TRACKING_ID: tid, h.PARTICIPANT: participant, h.MEMBER: "CK", h.LRN: f"CK-{i}"}
+                await producer.send_and_wait(deliver_topic("CK"), make_declaration(member="CK", lrn=f"CK-{i}", seed=i),
+                                             key=b"one-key", headers=[(k, v.encode()) for k, v in headers.items()])
+                tids.append(tid)
+            await producer.stop()
+            running = asyncio.create_task(service.run())
+            got = await replies.wait_for(set(tids), timeout=30)
+            assert failures["left"] == 0, "the injected failure never happened"
+            assert set(got) == set(tids)
+            fake: FakeAdapter = service.workers[0].adapter  # type: ignore[assignment]
+            assert len(fake.registered) == 15  # the failed one was delivered twice, registered once
+        finally:
+            AIOKafkaProducer.send = real_send  # type: ignore[method-assign]
+            service.stop()
+            await asyncio.wait_for(running, 30)
+            await replies.stop()
+
+    async def test_crashed_member_loop_is_restarted(self, kafka_bootstrap: str, tmp_path) -> None:
+        """A bug that crashes a member's loop is logged, the loop starts again, and delivery goes on."""
+        tag = f"crash{time.time_ns() % 10**8}"
+        settings = load_settings(network_file(tmp_path, kafka_bootstrap, tag, {"PW": {}}))
+        participant = f"{tag}-p"
+        await ensure_topics(settings, [deliver_topic("PW"), reply_topic(participant)])
+        service = DeliveryService(settings, catalog=FAKE)
+        service.restart_delay = 0.2
+        worker = service.workers[0]
+        real_handle = worker.handle
+        crashes = {"left": 1}
+
+        async def crash_once(record):  # type: ignore[no-untyped-def]
+            if crashes["left"]:
+                crashes["left"] -= 1
+                raise RuntimeError("injected bug")
+            return await real_handle(record)
+
+        worker.handle = crash_once  # type: ignore[method-assign]
+        replies = TopicTail(kafka_bootstrap, reply_topic(participant))
+        await replies.start()
+        running = asyncio.create_task(service.run())
+        try:
+            sent = await put(kafka_bootstrap, "PW", participant, [f"PW-{i}" for i in range(5)])
+            got = await replies.wait_for(set(sent), timeout=30)
+            assert crashes["left"] == 0
+            assert set(got) == set(sent)
+        finally:
+            service.stop()
+            await asyncio.wait_for(running, 30)
+            await replies.stop()

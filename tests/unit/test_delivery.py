@@ -169,3 +169,20 @@ class TestCallTimeout:
         worker = MemberWorker("FJ", adapter, clock=lambda: 2000.0, call_timeout=0.1)
         decision = await worker.handle(record())
         assert decision.outcome == "retry"
+
+
+class TestGarbledInput:
+    async def test_garbled_retry_headers_count_as_absent(self) -> None:
+        """A record whose attempt and not-before headers are not numbers is delivered, not a crash."""
+        rec = record()
+        rec = InRecord(rec.topic, rec.partition, rec.offset, rec.key, rec.value,
+                       {**rec.headers, h.ATTEMPT: "two", h.NOT_BEFORE: "soon"})
+        decision = await MemberWorker("FJ", FakeAdapter("FJ", {}), clock=lambda: 2000.0).handle(rec)
+        assert decision.outcome == "accepted"
+
+    async def test_unwritable_reply_still_parks_the_declaration(self) -> None:
+        """When the reply cannot be built (an absurd tracking id), the declaration is still dead-lettered."""
+        rec = record()
+        rec = InRecord(rec.topic, rec.partition, rec.offset, rec.key, rec.value, {**rec.headers, h.TRACKING_ID: "x" * 200})
+        decision = await MemberWorker("FJ", FakeAdapter("FJ", {}), clock=lambda: 2000.0).handle(rec)
+        assert [o.topic for o in decision.outputs] == ["oco.dlq"]
