@@ -5,31 +5,32 @@ POST     /asycuda/declarations            ASYCUDA XML in; 200 assessed declarati
                                           true`` on a known ``Idempotency-Key``), 422 ``ASYCUDA_ERRORS``,
                                           503 while down or on a simulated failure (or a dropped connection)
 GET      /health                          200 ``{"status": "ok", "member": ...}``, 503 ``"down"`` while down
-GET      /control                         200 the controls and counts (JSON)
+GET      /control                         200 the controls, the member and the registrations (JSON)
 POST     /control                         JSON any of ``down``, ``delay``, ``failure_rate``,
                                           ``reject_next``; 200 the new controls, 400 ``{"error": ...}``
 GET      /control/registrations?key=K     200 ``{"key": K, "count": n}``; without key the totals
 =======  ===============================  ==============================================================
+
+The control, registrations and health endpoints are :func:`adapters.simkit.control_routes`.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import asdict
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from adapters.asycuda.simulator.checks import Problem, errors_document
 from adapters.asycuda.simulator.service import AsycudaSimulator
+from adapters.simkit import control_routes
 
 __all__ = ["DroppedConnectionFilter", "create_app"]
 
@@ -71,44 +72,22 @@ def create_app(simulator: AsycudaSimulator, *,
     controls = simulator.state.controls
 
     async def declarations(request: Request) -> Response:
-        if controls.down:
+        trouble = controls.trouble(draw)
+        if trouble == "down":
             return _unavailable("ASYCUDA World server is not available (maintenance)")
-        failure = draw.random() < controls.failure_rate
-        if failure and draw.random() < 0.5:
+        if trouble == "failure" and draw.random() < 0.5:
             return _unavailable("ASYCUDA World server is overloaded")
         outcome = await simulator.submit(await request.body(), request.headers.get("Idempotency-Key"))
-        if failure:
+        if trouble == "failure":
             return _DroppedConnection()
         headers = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
         return Response(outcome.document, status_code=200 if outcome.accepted else 422, media_type=_XML,
                         headers=headers)
 
-    async def health(request: Request) -> Response:
-        status = "down" if controls.down else "ok"
-        return JSONResponse({"status": status, "member": simulator.member}, status_code=503 if controls.down else 200)
-
-    async def control(request: Request) -> Response:
-        if request.method == "POST":
-            try:
-                changes = json.loads(await request.body() or b"{}")
-                if not isinstance(changes, dict):
-                    raise ValueError("the body must be a JSON object")
-                controls.update(changes)
-            except ValueError as exc:  # json.JSONDecodeError is a ValueError
-                return JSONResponse({"error": str(exc)}, status_code=400)
-        return JSONResponse(_snapshot(simulator))
-
-    async def registrations(request: Request) -> Response:
-        key = request.query_params.get("key")
-        if key is not None:
-            return JSONResponse({"key": key, "count": simulator.registrations(key)})
-        records = simulator.state.records.values()
-        return JSONResponse({"keys": len(simulator.state.records), "total": sum(r.registrations for r in records),
-                             "replays": sum(r.replays for r in records), "counters": simulator.state.counters})
-
-    routes = [Route("/asycuda/declarations", declarations, methods=["POST"]), Route("/health", health),
-              Route("/control", control, methods=["GET", "POST"]),
-              Route("/control/registrations", registrations)]
+    routes = [Route("/asycuda/declarations", declarations, methods=["POST"]),
+              *control_routes(controls, registrations=simulator.registrations, totals=lambda: _totals(simulator),
+                              report=lambda: _report(simulator), health={"member": simulator.member},
+                              down_is_unhealthy=True)]
     return Starlette(routes=routes, lifespan=lifespan or _no_lifespan)
 
 
@@ -117,10 +96,14 @@ def _unavailable(message: str) -> Response:
                     headers={"Retry-After": "30"})
 
 
-def _snapshot(simulator: AsycudaSimulator) -> dict[str, Any]:
+def _report(simulator: AsycudaSimulator) -> dict[str, Any]:
+    return {"member": simulator.member, "registrations": _totals(simulator)["total"]}
+
+
+def _totals(simulator: AsycudaSimulator) -> dict[str, Any]:
     records = simulator.state.records.values()
-    return {"member": simulator.member, **asdict(simulator.state.controls),
-            "registrations": sum(r.registrations for r in records)}
+    return {"keys": len(simulator.state.records), "total": sum(r.registrations for r in records),
+            "replays": sum(r.replays for r in records), "counters": simulator.state.counters}
 
 
 @asynccontextmanager

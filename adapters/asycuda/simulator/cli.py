@@ -16,8 +16,9 @@ from starlette.applications import Starlette
 from adapters.asycuda.simulator.app import DroppedConnectionFilter, create_app
 from adapters.asycuda.simulator.rates import DEFAULT_RATES, load_tariff
 from adapters.asycuda.simulator.service import AsycudaSimulator
-from adapters.asycuda.simulator.state import Controls, SimulatorState
+from adapters.asycuda.simulator.state import SimulatorState
 from adapters.asycuda.simulator.watcher import HotFolderWatcher
+from adapters.simkit import MAX_DELAY, Controls
 
 __all__ = ["asycuda"]
 
@@ -30,7 +31,7 @@ __all__ = ["asycuda"]
               help="Also watch DIR/inbox and answer in DIR/outbox (ASYCUDA's XML import).")
 @click.option("--rates", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=DEFAULT_RATES,
               help="Rate table (YAML); the shipped rates.yaml by default.")
-@click.option("--delay", type=click.FloatRange(min=0), default=0.0, help="Seconds before each answer.")
+@click.option("--delay", type=click.FloatRange(0, MAX_DELAY), default=0.0, help="Seconds before each answer.")
 @click.option("--failure-rate", type=click.FloatRange(0, 1), default=0.0,
               help="Share of requests that fail (503 or a dropped connection).")
 @click.option("--down", is_flag=True, help="Start down: 503 for everything but /control.")

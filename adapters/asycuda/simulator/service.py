@@ -6,7 +6,6 @@ each front-end plays "down" and "failure" its own way, the delay is played here.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 from dataclasses import dataclass
 from datetime import date
@@ -65,8 +64,7 @@ class AsycudaSimulator:
             document: the ASYCUDA declaration XML.
             key: the idempotency key (HTTP header, or the hot-folder file name); None registers every time.
         """
-        if self.state.controls.delay:
-            await asyncio.sleep(self.state.controls.delay)
+        await self.state.controls.pause()
         # No await from here on: the check-then-register below is atomic under asyncio, so two copies of
         # one declaration racing each other still register once.
         known = self.state.records.get(key) if key else None
@@ -80,8 +78,7 @@ class AsycudaSimulator:
         problems = check_declaration(root, self.member, self.rates)
         if problems:
             return self._refuse(problems)
-        if self.state.controls.reject_next:
-            self.state.controls.reject_next -= 1
+        if self.state.controls.take_rejection():
             return self._refuse([Problem("ASY-DECLARANT-REFUSED", "The declarant is not authorised to lodge "
                                          "declarations at this office (business rule)",
                                          "ASYCUDA/Declarant/Declarant_code")])

@@ -1,4 +1,5 @@
-"""The simulator's memory: its failure controls, the registrations by idempotency key, the counters.
+"""The simulator's memory: its failure controls (:class:`adapters.simkit.Controls`), the registrations by
+idempotency key, the counters.
 
 With a state file, registrations and counters survive a restart (written after each registration,
 atomically), as a real ASYCUDA database would.
@@ -10,44 +11,10 @@ import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
-__all__ = ["Controls", "Record", "SimulatorState"]
+from adapters.simkit import Controls
 
-
-@dataclass(slots=True)
-class Controls:
-    """How the simulated system misbehaves; changed at run time through ``POST /control``."""
-
-    down: bool = False
-    delay: float = 0.0
-    failure_rate: float = 0.0
-    reject_next: int = 0
-
-    def update(self, changes: dict[str, Any]) -> None:
-        """Apply a ``POST /control`` body.
-
-        Args:
-            changes: any of ``down`` (bool), ``delay`` (seconds >= 0), ``failure_rate`` (0 to 1),
-                ``reject_next`` (count >= 0).
-
-        Raises:
-            ValueError: an unknown key or a value of the wrong type or range; nothing is changed then.
-        """
-        checked: dict[str, Any] = {}
-        for key, value in changes.items():
-            if key == "down" and isinstance(value, bool):
-                checked[key] = value
-            elif key in ("delay", "failure_rate") and _number(value) and value >= 0 and (
-                    key == "delay" or value <= 1):
-                checked[key] = float(value)
-            elif key == "reject_next" and isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-                checked[key] = value
-            else:
-                raise ValueError(f"{key}={value!r} is not a valid control; expected down (bool), delay (seconds "
-                                 ">= 0), failure_rate (0 to 1), reject_next (count >= 0)")
-        for key, value in checked.items():
-            setattr(self, key, value)
+__all__ = ["Record", "SimulatorState"]
 
 
 @dataclass(slots=True)
@@ -108,7 +75,3 @@ class SimulatorState:
         key = f"{series}:{year}"
         self.counters[key] = self.counters.get(key, 0) + 1
         return self.counters[key]
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)

@@ -54,7 +54,7 @@ class HotFolderWatcher:
         if controls.down:
             return
         for path in sorted(self.inbox.glob("*.xml")):  # writers' temporary files end in .tmp
-            if self._draw.random() < controls.failure_rate:
+            if controls.trouble(self._draw):  # a simulated failure: the file waits for a later round
                 continue
             claimed = self.work / path.name
             try:

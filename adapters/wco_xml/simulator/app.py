@@ -8,22 +8,23 @@
 - ``GET /control``, ``POST /control`` (JSON, partial): ``{"down", "delay", "failure_rate", "reject_next"}``.
 - ``GET /control/registrations?key=K``: ``{"key": K, "count": n}``.
 - ``GET /health``: ``{"status": "ok", "member": ..., "down": ...}`` (alive even while simulating an outage).
+
+The control, registrations and health endpoints are :func:`adapters.simkit.control_routes`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
 import random
 from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
+from adapters.simkit import Controls, control_routes
 from adapters.wco_xml.simulator.rules import DeclarationJudge
-from adapters.wco_xml.simulator.state import Controls, Registrations
+from adapters.wco_xml.simulator.state import Registrations
 from gateway.errors import Issue
 from gateway.responses import TaxDue, build_response
 
@@ -51,9 +52,10 @@ def create_app(member: str, *, profiles_dir: str | Path | None = None, controls:
     draw = rng or random.Random()
 
     async def declarations(request: Request) -> Response:
-        if knobs.down:
+        trouble = knobs.trouble(draw)
+        if trouble == "down":
             return Response("the single window is down", 503, headers={"Retry-After": "30"})
-        if knobs.failure_rate and draw.random() < knobs.failure_rate:
+        if trouble == "failure":
             return Response("temporary failure, try again", 503, headers={"Retry-After": "5"})
         key = request.headers.get("Idempotency-Key", "")
         tracking_id = request.headers.get("X-OCO-Tracking-Id") or "unknown"
@@ -61,8 +63,7 @@ def create_app(member: str, *, profiles_dir: str | Path | None = None, controls:
         # Decided on arrival, so a request still sleeping off an old delay cannot take a rejection meant
         # for a later one; a redelivery of a registered key takes none.
         reject = registered.answer_for(key) is None and knobs.take_rejection()
-        if knobs.delay:
-            await asyncio.sleep(knobs.delay)
+        await knobs.pause()
         # From here to record() nothing awaits: two concurrent deliveries of a key cannot both register.
         earlier = registered.answer_for(key) if key else None
         if earlier is not None:
@@ -85,29 +86,5 @@ def create_app(member: str, *, profiles_dir: str | Path | None = None, controls:
         registered.record(key, body)
         return Response(body, 201, media_type=_XML)
 
-    async def control(request: Request) -> Response:
-        if request.method == "POST":
-            try:
-                changes = json.loads(await request.body() or b"{}")
-                if not isinstance(changes, dict):
-                    raise ValueError("expected a JSON object")
-                knobs.update(changes)
-            except ValueError as exc:  # json.JSONDecodeError is a ValueError
-                return JSONResponse({"error": str(exc)}, 400)
-        return JSONResponse(knobs.as_dict())
-
-    async def registrations(request: Request) -> Response:
-        key = request.query_params.get("key")
-        if not key:
-            return JSONResponse({"error": "query parameter key is required"}, 400)
-        return JSONResponse({"key": key, "count": registered.count(key)})
-
-    async def health(request: Request) -> Response:
-        return JSONResponse({"status": "ok", "member": member, "down": knobs.down})
-
-    return Starlette(routes=[
-        Route("/declarations", declarations, methods=["POST"]),
-        Route("/control", control, methods=["GET", "POST"]),
-        Route("/control/registrations", registrations, methods=["GET"]),
-        Route("/health", health, methods=["GET"]),
-    ])
+    return Starlette(routes=[Route("/declarations", declarations, methods=["POST"]),
+                             *control_routes(knobs, registrations=registered.count, health={"member": member})])

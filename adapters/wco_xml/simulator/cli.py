@@ -37,8 +37,8 @@ def wco(member: str, port: int, host: str, delay: float, down: bool, profiles: P
     # Imported here so `oco-gateway --help` does not load the XSDs or the web stack.
     import uvicorn
 
+    from adapters.simkit import Controls
     from adapters.wco_xml.simulator.app import create_app
-    from adapters.wco_xml.simulator.state import Controls
 
     try:
         app = create_app(member, profiles_dir=profiles, controls=Controls(down=down, delay=delay))
