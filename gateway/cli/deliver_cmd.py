@@ -10,7 +10,7 @@ import click
 
 from gateway.config import load_settings
 from gateway.delivery.service import DeliveryService
-from gateway.errors import ConfigError
+from gateway.errors import BrokerError, ConfigError
 from gateway.ops.http import ops_server
 from gateway.ops.logging import configure_logging
 
@@ -33,7 +33,11 @@ def deliver(config_path: str | None, members: tuple[str, ...], metrics_port: int
         click.echo(f"oco-gateway: {exc}", err=True)
         sys.exit(2)
     port = metrics_port if metrics_port is not None else settings.metrics.port + 1
-    asyncio.run(_serve(service, settings.metrics.host, port))
+    try:
+        asyncio.run(_serve(service, settings.metrics.host, port))
+    except BrokerError as exc:
+        click.echo(f"oco-gateway: {exc}", err=True)
+        sys.exit(1)
 
 
 async def _serve(service: DeliveryService, host: str, port: int) -> None:

@@ -9,10 +9,11 @@ import sys
 import click
 
 from gateway.config import load_settings
-from gateway.errors import ConfigError
+from gateway.errors import BrokerError, ConfigError
 from gateway.ops.logging import configure_logging
 from gateway.profiles import ProfileRegistry
 from gateway.transport.app import build_app
+from gateway.transport.topics import ensure_topics
 
 __all__ = ["run"]
 
@@ -30,5 +31,10 @@ def run(config_path: str | None) -> None:
     except ConfigError as exc:
         click.echo(f"oco-gateway: {exc}", err=True)
         sys.exit(2)
+    try:
+        asyncio.run(ensure_topics(settings))
+    except BrokerError as exc:
+        click.echo(f"oco-gateway: {exc}", err=True)
+        sys.exit(1)
     m = settings.metrics
     asyncio.run(app.run(logging.WARNING, run_extra_options={"host": m.host, "port": m.port, "access_log": "false"}))

@@ -21,7 +21,6 @@ from gateway.pipeline.route import Output
 from gateway.profiles import ProfileRegistry
 from gateway.topics import submit_topic
 from gateway.transport.handler import BatchHandler, MessageResult
-from gateway.transport.topics import ensure_topics
 
 __all__ = ["build_app"]
 
@@ -30,7 +29,7 @@ log = structlog.get_logger(__name__)
 
 def build_app(settings: GatewaySettings, registry: ProfileRegistry,
               metrics: GatewayMetrics | None = None) -> AsgiFastStream:
-    """Build the runnable gateway.
+    """Build the runnable gateway (its topics must exist: see ``transport.topics.ensure_topics``).
 
     Args:
         settings: validated configuration.
@@ -84,9 +83,6 @@ def build_app(settings: GatewaySettings, registry: ProfileRegistry,
 
     ready = {"ok": False}
 
-    async def create_topics() -> None:
-        await ensure_topics(settings)
-
     async def mark_ready() -> None:
         ready["ok"] = True
         metrics.up.set(1)
@@ -117,7 +113,6 @@ def build_app(settings: GatewaySettings, registry: ProfileRegistry,
             ("/healthz", healthz),
             ("/readyz", readyz),
         ],
-        on_startup=[create_topics],
         after_startup=[mark_ready],
         on_shutdown=[mark_stopping],
         logger=None,
