@@ -47,7 +47,8 @@ class BatchHandler:
 
     Args:
         pipeline: the stage runner.
-        publish: sends one output; awaited for all outputs of the batch at once.
+        publish: hands one output to the producer (called in order, so per-key order holds) and returns
+            its acknowledgement, which is awaited with all the others before the batch may be committed.
     """
 
     def __init__(self, pipeline: Pipeline, publish: Publish) -> None:
