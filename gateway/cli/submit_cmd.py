@@ -15,7 +15,7 @@ from gateway.pipeline.extract import extract_routing
 from gateway.pipeline.identify import ProfileSelector
 from gateway.pipeline.parse import SafeParser
 from gateway.profiles import ProfileRegistry
-from gateway.responses import read_response
+from gateway.responses import ResponseSummary, read_response
 from gateway.transport.client import ParticipantClient
 
 __all__ = ["submit"]
@@ -28,8 +28,10 @@ __all__ = ["submit"]
               help="Network configuration YAML (env OCO_CONFIG), for the Kafka address.")
 @click.option("--bootstrap-servers", help="Kafka address; overrides the configuration.")
 @click.option("--timeout", default=30.0, show_default=True, help="Seconds to wait for the replies.")
+@click.option("--final", is_flag=True,
+              help="Wait for the national system's answer (accepted or rejected), not only the gateway's.")
 def submit(files: tuple[Path, ...], participant: str, config_path: str | None,
-           bootstrap_servers: str | None, timeout: float) -> None:
+           bootstrap_servers: str | None, timeout: float, final: bool) -> None:
     """Publish FILES to oco.submit.<PARTICIPANT> and print each reply; exit 1 if any is rejected or missing."""
     try:
         settings = load_settings(config_path)
@@ -38,7 +40,7 @@ def submit(files: tuple[Path, ...], participant: str, config_path: str | None,
     bootstrap = bootstrap_servers or settings.kafka.bootstrap_servers
     keyer = _Keyer(ProfileRegistry.load([settings.profiles_dir]), settings.gateway.max_message_bytes)
     try:
-        ok = asyncio.run(_submit(bootstrap, participant, files, keyer, timeout))
+        ok = asyncio.run(_submit(bootstrap, participant, files, keyer, timeout, final))
     except GatewayError as exc:
         raise click.ClickException(str(exc)) from exc
     sys.exit(0 if ok else 1)
@@ -61,23 +63,34 @@ class _Keyer:
         return f"{participant}:{submission.routing.lrn}".encode()
 
 
-async def _submit(bootstrap: str, participant: str, files: tuple[Path, ...], keyer: _Keyer, timeout: float) -> bool:
+async def _submit(bootstrap: str, participant: str, files: tuple[Path, ...], keyer: _Keyer, timeout: float,
+                  final: bool) -> bool:
     async with ParticipantClient(bootstrap, participant) as client:
         sent: dict[str, Path] = {}
         for path in files:
             payload = path.read_bytes()
             sent[await client.submit(payload, key=keyer(participant, payload))] = path
-        replies = await client.replies(set(sent), timeout=timeout)
+        if final:
+            replies = await client.final_replies(set(sent), timeout=timeout)
+        else:
+            replies = {t: [r] for t, r in (await client.replies(set(sent), timeout=timeout)).items()}
     ok = True
     for tracking_id, path in sent.items():
-        if tracking_id not in replies:
-            click.echo(f"{path}: no reply within {timeout:g}s (tracking id {tracking_id})")
+        summaries = [read_response(r) for r in replies.get(tracking_id, [])]
+        if not summaries or (final and summaries[-1].status == "received"):
+            click.echo(f"{path}: no {'final ' if final else ''}reply within {timeout:g}s (tracking id {tracking_id})")
             ok = False
-            continue
-        summary = read_response(replies[tracking_id])
-        click.echo(f"{path}: {summary.status} lrn={summary.lrn or '-'} tracking={tracking_id}")
-        for issue in summary.issues:
-            where = f" line {issue.line}" if issue.line else ""
-            click.echo(f"  {issue.code}{where}: {issue.message}" + (f" [{issue.path}]" if issue.path else ""))
-        ok = ok and summary.status != "rejected"
+        for summary in summaries:
+            _print(path, tracking_id, summary)
+            ok = ok and summary.status != "rejected"
     return ok
+
+
+def _print(path: Path, tracking_id: str, summary: ResponseSummary) -> None:
+    extra = f" customs-reference={summary.declaration_id}" if summary.declaration_id else ""
+    click.echo(f"{path}: {summary.status} lrn={summary.lrn or '-'}{extra} tracking={tracking_id}")
+    for tax in summary.taxes:
+        click.echo(f"  tax {tax.code}: {tax.amount} {tax.currency}")
+    for issue in summary.issues:
+        where = f" line {issue.line}" if issue.line else ""
+        click.echo(f"  {issue.code}{where}: {issue.message}" + (f" [{issue.path}]" if issue.path else ""))

@@ -3,8 +3,12 @@ it is back. Real processes throughout: Kafka, the gateway, the delivery workers,
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import statistics
+import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -98,6 +102,19 @@ class TestMemberOutage:
             counts = [registrations(fj_port, idempotency_key(participant, f"{tag}-FJ-{i}", "9", p))
                       for i, p in enumerate(fj)]
             assert counts == [1] * 20, "each FJ declaration must be registered exactly once"
+
+            # What an integrator sees from the command line: the gateway's reply, then the registration.
+            path = tmp_path / "one.xml"
+            path.write_bytes(make_declaration(member="WS", lrn=f"{tag}-CLI", items=2, seed=7))
+            result = await asyncio.to_thread(subprocess.run, [
+                sys.executable, "-m", "gateway", "submit", str(path), "--as", participant, "--config", str(config),
+                "--final", "--timeout", "60"], capture_output=True, text=True, timeout=120, env={
+                **os.environ, "OCO_KAFKA__BOOTSTRAP_SERVERS": kafka_bootstrap})
+            assert result.returncode == 0, result.stdout + result.stderr
+            lines = result.stdout.splitlines()
+            assert lines[0].startswith(f"{path}: received lrn={tag}-CLI")
+            assert lines[1].startswith(f"{path}: accepted lrn={tag}-CLI customs-reference=WS")
+            assert any(line.startswith("  tax ") for line in lines)
         finally:
             for process in reversed(processes):
                 process.stop()
