@@ -20,10 +20,13 @@ def oco(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
 
 class TestStartup:
     @pytest.mark.parametrize("command", [["run"], ["deliver", "--metrics-port", "0"]])
-    def test_unreachable_kafka_is_one_clear_line(self, command: list[str]) -> None:
+    def test_unreachable_kafka_is_one_clear_line(self, command: list[str], tmp_path: Path) -> None:
         """With Kafka unreachable, run and deliver exit 1 naming the address and the setting to check."""
-        result = oco(*command, "--config", str(REPO / "config" / "network.yaml"),
-                     env={"OCO_KAFKA__BOOTSTRAP_SERVERS": "127.0.0.1:1"})
+        config = tmp_path / "network.yaml"
+        config.write_text("participants: {p1: {name: P}}\n"
+                          "members: {FJ: {name: Fiji, submitters: [p1],\n"
+                          "               adapter: {name: asycuda, settings: {url: 'http://127.0.0.1:9'}}}}\n")
+        result = oco(*command, "--config", str(config), env={"OCO_KAFKA__BOOTSTRAP_SERVERS": "127.0.0.1:1"})
         assert result.returncode == 1
         assert "cannot reach Kafka at 127.0.0.1:1" in result.stderr
         assert "OCO_KAFKA__BOOTSTRAP_SERVERS" in result.stderr
