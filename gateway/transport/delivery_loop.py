@@ -1,9 +1,9 @@
 """The Kafka side of one member's delivery: consume its delivery and retry topics, pause, publish, commit.
 
 One consumer group per member (``oco-deliver-<M>``), so one member's outage or slowness never holds
-another's. Within a member, each partition's records are handled in order (a declaration's versions share
-a key, hence a partition) and the partitions side by side; each record's offset is committed after its
-outputs were acknowledged (at-least-once; adapters get an idempotency key for the duplicates).
+another's. Records are handled one at a time per member (the national call is the slow part, and one
+declaration's versions must stay in order); each record's offset is committed after its outputs were
+acknowledged (at-least-once; adapters get an idempotency key for the duplicates).
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
@@ -23,14 +22,6 @@ from gateway.topics import deliver_topic, retry_topic
 __all__ = ["DeliveryLoop"]
 
 log = structlog.get_logger("gateway.delivery")
-
-
-@dataclass(slots=True)
-class _BatchOutcome:
-    """What the partitions of one batch tell each other and the loop."""
-
-    hold_all_until: float | None = None
-    kafka_error: KafkaError | None = None
 
 
 class DeliveryLoop:
@@ -55,6 +46,7 @@ class DeliveryLoop:
         self._group = f"{group_prefix}-{self.member}"
         self._consumer: AIOKafkaConsumer | None = None
         self._paused_until: dict[TopicPartition, float] = {}
+        self._next: dict[TopicPartition, int] = {}  # first offset not yet committed, per partition in hand
         self._stopping = asyncio.Event()
         self.running = False
 
@@ -87,57 +79,51 @@ class DeliveryLoop:
                     log.warning("delivery_fetch_error", member=self.member, error=repr(exc))
                     await asyncio.sleep(1)
                     continue
-                await self._handle_batch(batch)
+                pending = dict(batch)  # partitions whose records are not all handled yet
+                try:
+                    for tp, records in batch.items():
+                        if not await self._handle_partition(tp, records, pending):
+                            break
+                        del pending[tp]
+                except KafkaError as exc:
+                    # The consumer is already past the whole batch: go back to the first record not
+                    # committed, or the rest of the batch would be skipped by the next commit.
+                    self._rewind(pending)
+                    log.warning("delivery_kafka_error_rewound", member=self.member, error=repr(exc))
+                    await asyncio.sleep(1)
         finally:
             self.running = False
             await self._consumer.stop()
 
+    def _rewind(self, pending: dict[TopicPartition, list[ConsumerRecord]]) -> None:
+        assert self._consumer is not None
+        for tp, records in pending.items():
+            if records and tp not in self._paused_until:
+                self._consumer.seek(tp, max(records[0].offset, self._next.get(tp, records[0].offset)))
+
     def stop(self) -> None:
-        """Ask the loop to finish after the records in hand."""
+        """Ask the loop to finish after the record in hand."""
         self._stopping.set()
 
-    async def _handle_batch(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
-        """Handle the batch's partitions side by side, each one's records in order.
-
-        Order matters only per key, and a key lives in one partition; so the partitions of one member run
-        concurrently (one national call in flight per partition). A bug in one cancels the others and
-        ends the run: nothing uncommitted is lost, the supervisor starts again from the committed offsets.
-        """
-        outcome = _BatchOutcome()
-        async with asyncio.TaskGroup() as group:
-            for tp, records in batch.items():
-                group.create_task(self._handle_partition(tp, records, outcome))
-        if outcome.hold_all_until is not None:
-            self._pause_all(outcome.hold_all_until)
-        if outcome.kafka_error is not None:
-            log.warning("delivery_kafka_error_rewound", member=self.member, error=repr(outcome.kafka_error))
-            await asyncio.sleep(1)
-
     async def _handle_partition(self, tp: TopicPartition, records: list[ConsumerRecord],
-                                outcome: _BatchOutcome) -> None:
+                                pending: dict[TopicPartition, list[ConsumerRecord]]) -> bool:
+        """Handle a partition's records in order; return False when every partition was put on hold."""
         assert self._consumer is not None
-        for record in records:
-            if outcome.hold_all_until is not None:  # another partition found the member's system down
-                self._hold(tp, record.offset, outcome.hold_all_until)
-                return
+        for i, record in enumerate(records):
             started = time.perf_counter()
             decision = await self.worker.handle(_in_record(record))
             if self._observe:
                 self._observe(self.member, decision, time.perf_counter() - started)
             if decision.hold_until is not None:
                 if decision.hold_all:
-                    outcome.hold_all_until = decision.hold_until
+                    self._hold_everything(pending, tp, record.offset, decision.hold_until)
+                    return False
                 self._hold(tp, record.offset, decision.hold_until)
-                return
-            try:
-                await _publish_all(self._producer, decision)
-                await self._consumer.commit({tp: record.offset + 1})
-            except KafkaError as exc:
-                # The consumer is already past this whole batch: go back to this record, or the next
-                # commit would skip it and everything behind it.
-                self._consumer.seek(tp, record.offset)
-                outcome.kafka_error = exc
-                return
+                return True
+            await _publish_all(self._producer, decision)
+            await self._consumer.commit({tp: record.offset + 1})
+            self._next[tp] = record.offset + 1
+        return True
 
     def _hold(self, tp: TopicPartition, offset: int, until: float) -> None:
         assert self._consumer is not None
@@ -145,8 +131,14 @@ class DeliveryLoop:
         self._consumer.pause(tp)
         self._paused_until[tp] = until
 
-    def _pause_all(self, until: float) -> None:
-        # The member's system is down: partitions not in this batch wait for the probe too.
+    def _hold_everything(self, pending: dict[TopicPartition, list[ConsumerRecord]], current: TopicPartition,
+                         offset: int, until: float) -> None:
+        # Rewind the partitions with unhandled records to the first of them, then pause every partition.
+        for tp, records in pending.items():
+            if tp == current:
+                self._hold(tp, offset, until)
+            elif records:
+                self._hold(tp, records[0].offset, until)
         assert self._consumer is not None
         for tp in self._consumer.assignment():
             if tp not in self._paused_until:
