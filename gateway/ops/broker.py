@@ -11,6 +11,9 @@ directory; delete it to start from scratch.
     ├── data/                 log.dirs (topics and the KRaft metadata log)
     └── logs/server.log       the broker's log4j log; logs/console.log has the JVM's own output
 
+Over 400 lines on purpose: fetching, formatting, starting, probing and stopping one broker share the same
+paths and ports, and read best as one story; about 40% of the lines are operator messages and docstrings.
+
 Linux only: whether the pid in broker.pid is still our broker is read from /proc.
 """
 
