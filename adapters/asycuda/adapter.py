@@ -10,7 +10,7 @@ from adapters.asycuda.hotfolder import HotFolderTransport
 from adapters.asycuda.mapping import AsycudaMapping, MappingError
 from adapters.asycuda.result import read_reply
 from adapters.asycuda.transport import AsycudaTransport, HttpTransport
-from gateway.adapter_api import Adapter, AdapterProtocolError, Declaration, NationalAnswer
+from gateway.adapter_api import Adapter, AdapterProtocolError, Declaration, NationalAnswer, parse_settings
 
 __all__ = ["AsycudaAdapter"]
 
@@ -37,7 +37,7 @@ class AsycudaAdapter(Adapter):
 
     def __init__(self, member: str, settings: Mapping[str, Any]) -> None:
         super().__init__(member, settings)
-        self.config = AsycudaSettings.parse(member, settings)
+        self.config = parse_settings(AsycudaSettings, settings, member=member, adapter=self.NAME)
         self._mapping = AsycudaMapping()
         self._transport: AsycudaTransport
         if self.config.hotfolder is not None:

@@ -52,14 +52,6 @@ class AsycudaSettings(BaseModel):
                                                 description="the inbox and outbox folders (hotfolder mode)")
     currency: str | None = Field(None, description="ISO 4217 code of the currency ASYCUDA assesses in")
 
-    @classmethod
-    def parse(cls, member: str, settings: Mapping[str, Any]) -> AsycudaSettings:
-        """Check a member's ``adapter.settings`` and return them typed (see :func:`parse_settings`).
-
-        Raises:
-            ConfigError: a key is unknown, missing or has a wrong value; the message names the key.
-        """
-        return parse_settings(cls, settings, member=member, adapter="asycuda")
 
     # Fields are validated in order: `mode` is in info.data when it is valid, for the rules that depend on it.
     @field_validator("url", mode="before")

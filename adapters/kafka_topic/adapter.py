@@ -13,7 +13,7 @@ from adapters.kafka_topic._replies import ReplyRouter
 from adapters.kafka_topic.protocol import IDEMPOTENCY_KEY, REPLAYED, TRACKING_ID, header
 from adapters.kafka_topic.settings import KafkaTopicSettings
 from adapters.wco_xml.answer import read_answer
-from gateway.adapter_api import Adapter, AdapterProtocolError, AdapterUnavailable, Declaration, NationalAnswer
+from gateway.adapter_api import Adapter, AdapterProtocolError, AdapterUnavailable, Declaration, NationalAnswer, parse_settings
 
 __all__ = ["KafkaTopicAdapter"]
 
@@ -40,7 +40,7 @@ class KafkaTopicAdapter(Adapter):
 
     def __init__(self, member: str, settings: Mapping[str, Any]) -> None:
         super().__init__(member, settings)
-        self.config = KafkaTopicSettings.parse(member, settings)
+        self.config = parse_settings(KafkaTopicSettings, settings, member=member, adapter=self.NAME)
         self._producer: AIOKafkaProducer | None = None
         self._replies: ReplyRouter | None = None
         self._starting = asyncio.Lock()

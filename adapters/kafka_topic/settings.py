@@ -29,14 +29,6 @@ class KafkaTopicSettings(BaseModel):
     connect_timeout: float = Field(10.0, gt=0, le=600, strict=True,
                                    description="seconds to connect and find the topics, on the first delivery")
 
-    @classmethod
-    def parse(cls, member: str, settings: Mapping[str, Any]) -> KafkaTopicSettings:
-        """Check a member's ``adapter.settings`` and return them typed (see :func:`parse_settings`).
-
-        Raises:
-            ConfigError: a key is unknown, missing or has a wrong value; the message names it.
-        """
-        return parse_settings(cls, settings, member=member, adapter="kafka")
 
     @model_validator(mode="before")
     @classmethod

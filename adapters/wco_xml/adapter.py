@@ -11,7 +11,7 @@ import httpx
 
 from adapters.wco_xml.answer import read_answer
 from adapters.wco_xml.settings import WcoXmlSettings
-from gateway.adapter_api import Adapter, AdapterProtocolError, AdapterUnavailable, Declaration, NationalAnswer
+from gateway.adapter_api import Adapter, AdapterProtocolError, AdapterUnavailable, Declaration, NationalAnswer, parse_settings
 
 __all__ = ["REPLAYED_HEADER", "WcoXmlAdapter"]
 
@@ -44,7 +44,7 @@ class WcoXmlAdapter(Adapter):
 
     def __init__(self, member: str, settings: Mapping[str, Any]) -> None:
         super().__init__(member, settings)
-        self.config = WcoXmlSettings.parse(member, settings)
+        self.config = parse_settings(WcoXmlSettings, settings, member=member, adapter=self.NAME)
         # One client for the adapter's life: its connection pool keeps the TLS sessions to the single window.
         self._client = httpx.AsyncClient(base_url=self.config.url, headers=dict(self.config.headers),
                                          timeout=self.config.timeout)

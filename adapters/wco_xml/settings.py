@@ -28,14 +28,6 @@ class WcoXmlSettings(BaseModel):
     headers: dict[str, str] = Field(default_factory=dict,
                                     description="extra HTTP headers sent with every request (an API key...)")
 
-    @classmethod
-    def parse(cls, member: str, settings: Mapping[str, Any]) -> WcoXmlSettings:
-        """Check a member's ``adapter.settings`` and return them typed (see :func:`parse_settings`).
-
-        Raises:
-            ConfigError: a key is unknown, missing or has a wrong value; the message names it.
-        """
-        return parse_settings(cls, settings, member=member, adapter="wco-xml")
 
     @field_validator("url")
     @classmethod

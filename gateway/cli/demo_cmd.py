@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from contextlib import ExitStack
+from contextlib import AsyncExitStack, ExitStack
 from pathlib import Path
 
 import click
@@ -68,10 +68,9 @@ async def _submit_all(bootstrap: str, cases: list[Case]) -> tuple[dict[int, list
     answers: dict[int, list[ResponseSummary]] = {}
     sent: dict[str, int] = {}
     try:
-        clients = {p: ParticipantClient(bootstrap, p) for p in sorted({c.participant for c in cases})}
-        for client in clients.values():
-            await client.__aenter__()
-        try:
+        async with AsyncExitStack() as stack:
+            clients = {p: await stack.enter_async_context(ParticipantClient(bootstrap, p))
+                       for p in sorted({c.participant for c in cases})}
             for i, case in enumerate(cases):
                 sent[await clients[case.participant].submit(case.payload)] = i
             click.echo(f"submitted {len(cases)} declarations; waiting for the national systems' answers ...")
@@ -79,9 +78,6 @@ async def _submit_all(bootstrap: str, cases: list[Case]) -> tuple[dict[int, list
                 mine = {t for t, i in sent.items() if cases[i].participant == client.participant}
                 for tid, replies in (await client.final_replies(mine, timeout=90)).items():
                     answers[sent[tid]] = [read_response(r) for r in replies]
-        finally:
-            for client in clients.values():
-                await client.__aexit__(None, None, None)
         await dlq.wait_for({t for t, i in sent.items() if cases[i].kind == "malformed"}, timeout=10)
     finally:
         await dlq.stop()

@@ -9,7 +9,12 @@ import pytest
 
 from adapters.asycuda import AsycudaAdapter
 from adapters.asycuda.config import AsycudaSettings
-from gateway.adapter_api import ConfigError
+from gateway.adapter_api import ConfigError, parse_settings
+
+
+def parse(*, cls: Any, member: str, settings: Any) -> Any:
+    """Check settings as the asycuda adapter does at start-up."""
+    return parse_settings(cls, settings, member=member, adapter="asycuda")
 
 PREFIX = "members.FJ.adapter.settings"
 
@@ -17,7 +22,7 @@ PREFIX = "members.FJ.adapter.settings"
 class TestAsycudaSettings:
     def test_defaults(self) -> None:
         """Only the URL is needed: HTTP mode, a 10 s timeout, the currency from the declarations."""
-        settings = AsycudaSettings.parse("FJ", {"url": "http://asycuda.example:8080/"})
+        settings = parse(cls=AsycudaSettings, member="FJ", settings={"url": "http://asycuda.example:8080/"})
         assert (settings.mode, settings.url, settings.timeout, settings.currency) == (
             "http", "http://asycuda.example:8080", 10.0, None)
 
@@ -25,7 +30,7 @@ class TestAsycudaSettings:
         """Hot-folder mode needs existing inbox and outbox folders, and no URL."""
         (tmp_path / "in").mkdir()
         (tmp_path / "out").mkdir()
-        settings = AsycudaSettings.parse("FJ", {"mode": "hotfolder", "hotfolder": {
+        settings = parse(cls=AsycudaSettings, member="FJ", settings={"mode": "hotfolder", "hotfolder": {
             "inbox": str(tmp_path / "in"), "outbox": str(tmp_path / "out"), "poll_interval": 0.5}})
         assert settings.hotfolder is not None and settings.hotfolder.poll_interval == 0.5
         assert settings.url is None
@@ -47,7 +52,7 @@ class TestAsycudaSettings:
     def test_wrong_settings_name_the_key(self, settings: dict[str, Any], key: str) -> None:
         """A missing, unknown or wrong setting raises ConfigError naming members.<CODE>.adapter.settings.<key>."""
         with pytest.raises(ConfigError, match=rf"{PREFIX}\.{key}\b"):
-            AsycudaSettings.parse("FJ", settings)
+            parse(cls=AsycudaSettings, member="FJ", settings=settings)
 
     def test_adapter_checks_its_settings(self) -> None:
         """The adapter refuses wrong settings when it is created, not at the first delivery."""

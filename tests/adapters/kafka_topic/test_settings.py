@@ -7,19 +7,24 @@ from typing import Any
 import pytest
 
 from adapters.kafka_topic import KafkaTopicAdapter, KafkaTopicSettings
-from gateway.adapter_api import ConfigError
+from gateway.adapter_api import ConfigError, parse_settings
+
+
+def parse(*, cls: Any, member: str, settings: Any) -> Any:
+    """Check settings as the kafka adapter does at start-up."""
+    return parse_settings(cls, settings, member=member, adapter="kafka")
 
 
 class TestKafkaTopicSettings:
     def test_defaults_follow_the_member_code(self) -> None:
         """Topics default to member.<CODE>.declarations and member.<CODE>.answers; timeouts to 10 s."""
-        settings = KafkaTopicSettings.parse("WS", {"bootstrap_servers": "k1:9092"})
+        settings = parse(cls=KafkaTopicSettings, member="WS", settings={"bootstrap_servers": "k1:9092"})
         assert settings == KafkaTopicSettings(bootstrap_servers="k1:9092", request_topic="member.WS.declarations",
                                               reply_topic="member.WS.answers", timeout=10.0, connect_timeout=10.0)
 
     def test_a_list_of_brokers_is_joined(self) -> None:
         """bootstrap_servers may be a list of host:port."""
-        settings = KafkaTopicSettings.parse("WS", {"bootstrap_servers": ["k1:9092", "k2:9092"]})
+        settings = parse(cls=KafkaTopicSettings, member="WS", settings={"bootstrap_servers": ["k1:9092", "k2:9092"]})
         assert settings.bootstrap_servers == "k1:9092,k2:9092"
 
     def test_construction_does_not_connect(self) -> None:

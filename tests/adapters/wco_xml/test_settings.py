@@ -7,13 +7,18 @@ from typing import Any
 import pytest
 
 from adapters.wco_xml import WcoXmlAdapter, WcoXmlSettings
-from gateway.adapter_api import ConfigError
+from gateway.adapter_api import ConfigError, parse_settings
+
+
+def parse(*, cls: Any, member: str, settings: Any) -> Any:
+    """Check settings as the wco-xml adapter does at start-up."""
+    return parse_settings(cls, settings, member=member, adapter="wco-xml")
 
 
 class TestWcoXmlSettings:
     def test_defaults(self) -> None:
         """Only url is required; timeout defaults to 10 s, headers to none, and a trailing slash is dropped."""
-        settings = WcoXmlSettings.parse("NZ", {"url": "https://tsw.example/api/"})
+        settings = parse(cls=WcoXmlSettings, member="NZ", settings={"url": "https://tsw.example/api/"})
         assert settings == WcoXmlSettings(url="https://tsw.example/api", timeout=10.0, headers={})
 
     @pytest.mark.parametrize(("settings", "key"), [
