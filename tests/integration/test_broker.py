@@ -36,6 +36,11 @@ class TestSessionBroker:
         await admin.start()
         try:
             await admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=1)])
+            # KRaft publishes a new topic's metadata a moment after create_topics returns.
+            for _ in range(50):
+                if topic in await admin.list_topics():
+                    break
+                await asyncio.sleep(0.1)
             assert topic in await admin.list_topics()
         finally:
             await admin.close()
