@@ -19,6 +19,7 @@ from gateway.errors import ConfigError
 
 __all__ = [
     "AdapterSettings",
+    "AeoSettings",
     "DeliverySettings",
     "GatewaySettings",
     "KafkaSettings",
@@ -26,6 +27,9 @@ __all__ = [
     "MemberSettings",
     "MetricsSettings",
     "ParticipantSettings",
+    "PartnerSettings",
+    "RecognitionSettings",
+    "TrustedKey",
     "default_profiles_dir",
     "load_settings",
 ]
@@ -86,6 +90,8 @@ class DeliverySettings(_Strict):
     breaker_failures: int = Field(5, ge=1, description="consecutive failures that open the circuit")
     breaker_reset: float = Field(30.0, gt=0, description="seconds before a probe of an open circuit")
     call_timeout: float = Field(120.0, gt=0, description="longest a national call may take, whatever the adapter")
+    priority_burst: int = Field(10, ge=1, le=10_000, description="priority-lane records handled in a row, while "
+                                "ordinary records or retries wait, before one of those gets its turn")
 
 
 class ParticipantSettings(_Strict):
@@ -103,6 +109,83 @@ class MemberSettings(_Strict):
     delivery: DeliverySettings = DeliverySettings()
 
 
+_CATEGORY = Literal["AEOC", "AEOS", "AEOF"]
+_COUNTRY = r"^[A-Z]{2}$"
+
+
+class TrustedKey(_Strict):
+    """One public key of an administration (or MRA partner), as ``oco-gateway aeo keygen`` prints it.
+
+    Public keys may sit in the network file; private keys never do (see docs/trusted-traders.md).
+    """
+
+    key_id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+    public_key: str = Field(description="the 32-byte Ed25519 public key, base64")
+    retired: bool = Field(False, description="events signed with a retired key are refused")
+
+    @field_validator("public_key")
+    @classmethod
+    def _is_ed25519(cls, value: str) -> str:
+        import base64
+        import binascii
+
+        try:
+            raw = base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError("public_key must be base64 (as `oco-gateway aeo keygen` prints it)") from None
+        if len(raw) != 32:
+            raise ValueError(f"public_key must be a 32-byte Ed25519 key, got {len(raw)} bytes")
+        return value
+
+
+class MemberRecognition(_Strict):
+    """A member's exceptions to the regional arrangement."""
+
+    categories: tuple[_CATEGORY, ...] | None = Field(None, description="categories it recognises (default: regional)")
+    not_from: tuple[str, ...] = Field((), description="issuers whose programmes it does not recognise")
+    only_from: tuple[str, ...] | None = Field(None, description="if set, the only issuers it recognises")
+    issuers: dict[str, tuple[_CATEGORY, ...]] = Field(
+        default_factory=dict, description="categories it recognises per issuer, overriding the rest")
+
+
+class RecognitionSettings(_Strict):
+    """Mutual recognition: which member recognises which members' AEO programmes and categories."""
+
+    regional: bool = Field(True, description="one regional arrangement: every member recognises every member")
+    categories: tuple[_CATEGORY, ...] = ("AEOC", "AEOS", "AEOF")
+    members: dict[str, MemberRecognition] = Field(default_factory=dict)
+
+
+class PartnerSettings(_Strict):
+    """An administration outside the network with which some members have a mutual recognition arrangement."""
+
+    name: str
+    recognised_by: tuple[str, ...] = Field(min_length=1, description="members whose MRA covers it")
+    categories: tuple[_CATEGORY, ...] = ("AEOS", "AEOF")
+    importer: str = Field(description="the member that imports the partner's snapshot files into the network")
+    keys: tuple[TrustedKey, ...] = ()
+
+
+class AeoSettings(_Strict):
+    """The trusted-trader network: trust store, mutual recognition, external partners, the priority lane."""
+
+    trust_store: Path | None = Field(None, description="YAML file: member -> list of public keys")
+    keys: dict[str, tuple[TrustedKey, ...]] = Field(default_factory=dict,
+                                                     description="public keys inline, member -> keys")
+    recognition: RecognitionSettings = RecognitionSettings()
+    partners: dict[str, PartnerSettings] = Field(default_factory=dict)
+    priority_lane: bool = Field(True, description="send recognised declarations to oco.deliver.<M>.priority")
+    load_timeout: float = Field(300.0, gt=0, description="seconds to wait for the registry at start-up")
+
+    @field_validator("partners")
+    @classmethod
+    def _partner_codes(cls, value: dict[str, PartnerSettings]) -> dict[str, PartnerSettings]:
+        for code in value:
+            if not re.match(_COUNTRY, code):
+                raise ValueError(f"partner code {code!r} must be an ISO 3166-1 alpha-2 code such as US")
+        return value
+
+
 class GatewaySettings(BaseSettings):
     """Everything the gateway needs to run, validated as a whole."""
 
@@ -116,6 +199,7 @@ class GatewaySettings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     participants: dict[str, ParticipantSettings] = Field(default_factory=dict)
     members: dict[str, MemberSettings] = Field(default_factory=dict)
+    aeo: AeoSettings = AeoSettings()
 
     @field_validator("participants")
     @classmethod
@@ -141,7 +225,27 @@ class GatewaySettings(BaseSettings):
                 raise ValueError(
                     f"members.{code}.submitters names {', '.join(unknown)}, not declared under participants"
                 )
+        self._check_aeo()
         return self
+
+    def _check_aeo(self) -> None:
+        members = set(self.members)
+        for code in self.aeo.recognition.members:
+            if code not in members:
+                raise ValueError(f"aeo.recognition.members.{code}: {code} is not a member")
+        for code, partner in self.aeo.partners.items():
+            if code in members:
+                raise ValueError(f"aeo.partners.{code}: {code} is a member, not an outside partner")
+            unknown = sorted(set(partner.recognised_by) - members)
+            if unknown:
+                raise ValueError(f"aeo.partners.{code}.recognised_by names {', '.join(unknown)}, not members")
+            if partner.importer not in members:
+                raise ValueError(f"aeo.partners.{code}.importer: {partner.importer} is not a member")
+
+    @property
+    def aeo_issuers(self) -> list[str]:
+        """Every programme whose statuses the network carries: the members, then the MRA partners."""
+        return sorted(self.members) + sorted(self.aeo.partners)
 
     @classmethod
     def settings_customise_sources(

@@ -13,7 +13,8 @@
         ├── Unidentified                  no profile matches root namespace/version: dead-lettered
         ├── SchemaInvalid                 schema errors; the submitter gets each one
         ├── NotAllowed                    unknown member, or submitter not allowed for it
-        └── StageFailed                   a stage crashed (a bug): dead-lettered, never lost
+        ├── StageFailed                   a stage crashed (a bug): dead-lettered, never lost
+        └── EventRefused                  a trusted-trader status event fails the trust checks: parked
 
 A ``Rejection`` always ends as a rejected Response to the submitter; those with ``dead_letter = True``
 are also parked in the dead-letter topic with their context.
@@ -29,6 +30,7 @@ __all__ = [
     "AdapterUnavailable",
     "BrokerError",
     "ConfigError",
+    "EventRefused",
     "GatewayError",
     "Issue",
     "NotAllowed",
@@ -157,3 +159,22 @@ class StageFailed(Rejection):
             stage=stage,
         )
         self.__cause__ = exc
+
+
+class EventRefused(Rejection):
+    """A trusted-trader (AEO) status event is refused: it never reaches the registry and is parked.
+
+    Args:
+        reason: one of :attr:`REASONS` (a bounded metric label).
+        message: what is wrong, for the operators and the security log.
+    """
+
+    dead_letter = True
+    REASONS = ("invalid", "unsigned", "bad_signature", "unknown_key", "retired_key", "replayed",
+               "out_of_jurisdiction")
+
+    def __init__(self, reason: str, message: str) -> None:
+        if reason not in self.REASONS:
+            raise ValueError(f"unknown refusal reason {reason!r}")
+        super().__init__([Issue(f"OCO-AEO-{reason.upper().replace('_', '-')}", message)], stage="aeo")
+        self.reason = reason

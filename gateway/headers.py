@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 __all__ = [
+    "AEO_RECOGNISED",
+    "AEO_REFUSAL",
     "ATTEMPT",
     "DLQ_EXCEPTION_CLASS",
     "DLQ_EXCEPTION_MESSAGE",
@@ -12,6 +14,7 @@ __all__ = [
     "DLQ_TOPIC",
     "FUNCTION_CODE",
     "IDEMPOTENCY_KEY",
+    "LANE",
     "LRN",
     "MEMBER",
     "NOT_BEFORE",
@@ -31,6 +34,9 @@ STATUS = "oco-status"
 ATTEMPT = "oco-attempt"  # delivery attempt the record is waiting for (retry topic)
 NOT_BEFORE = "oco-not-before"  # epoch milliseconds before which the retry must not run
 IDEMPOTENCY_KEY = "oco-idempotency-key"
+LANE = "oco-lane"  # "priority" on declarations of a recognised AEO, else absent
+AEO_RECOGNISED = "oco-aeo-recognised"  # trader id, category and issuer: "FJ0012345 AEOF FJ"
+AEO_REFUSAL = "oco-aeo-refusal"  # why a status event was parked: unsigned, bad_signature, replayed...
 
 # Dead-letter context, named after Kafka Connect's ``__connect.errors.*`` headers so operators who know
 # Connect read them at a glance.

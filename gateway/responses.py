@@ -13,7 +13,7 @@ from lxml import etree
 
 from gateway.errors import Issue
 
-__all__ = ["FUNCTION_CODES", "ResponseSummary", "TaxDue", "build_response", "read_response"]
+__all__ = ["FUNCTION_CODES", "ResponseSummary", "Statement", "TaxDue", "build_response", "read_response"]
 
 FUNCTION_CODES = {"accepted": "01", "received": "02", "rejected": "03", "cleared": "09", "invalidated": "10"}
 """Response status → WCO FunctionCode, as the OCO profile uses them."""
@@ -28,7 +28,8 @@ _XPNS = {"md": _MD, "res": _RES}
 _Q = {name: f"{{{_MD}}}{name}" for name in ("MetaData", "WCODataModelVersionCode", "WCOTypeName",
                                              "ResponsibleCountryCode")}
 _Q.update({name: f"{{{_RES}}}{name}" for name in (
-    "Response", "FunctionCode", "FunctionalReferenceID", "ID", "IssueDateTime", "Error", "Description",
+    "Response", "FunctionCode", "FunctionalReferenceID", "ID", "IssueDateTime", "AdditionalInformation",
+    "StatementCode", "StatementDescription", "StatementTypeCode", "Error", "Description",
     "ValidationCode", "Pointer", "Location", "LineNumeric", "Declaration", "AcceptanceDateTime", "DutyTaxFee",
     "TypeCode", "Payment", "ReferenceID", "TaxAssessedAmount")})
 _DATETIME = f"{{{_DS}}}DateTimeString"
@@ -41,7 +42,7 @@ _SUB = etree.SubElement
 def build_response(*, status: str, tracking_id: str, lrn: str | None, member: str | None,
                    issues: Sequence[Issue] = (), declaration_id: str | None = None,
                    issued_at: datetime | None = None, accepted_at: datetime | None = None,
-                   taxes: Sequence[TaxDue] = ()) -> bytes:
+                   taxes: Sequence[TaxDue] = (), statements: Sequence[Statement] = ()) -> bytes:
     """Return a Response document, valid against ``schemas/oco``, as UTF-8 bytes.
 
     Each Issue becomes an ``Error`` (ValidationCode, Description, Pointer with Location and LineNumeric).
@@ -59,6 +60,8 @@ def build_response(*, status: str, tracking_id: str, lrn: str | None, member: st
         issued_at: the response time (default now); naive datetimes are taken as UTC.
         accepted_at: when the national system registered the declaration.
         taxes: duties and taxes assessed, written as ``Declaration/DutyTaxFee`` with their payment reference.
+        statements: remarks for the submitter (whether the declaration got AEO priority, and why), written
+            as ``AdditionalInformation``.
 
     Raises:
         ValueError: unknown status, or a tracking id that is empty or longer than 70 characters.
@@ -78,6 +81,11 @@ def build_response(*, status: str, tracking_id: str, lrn: str | None, member: st
     _SUB(response, _Q["FunctionCode"]).text = code
     _SUB(response, _Q["FunctionalReferenceID"]).text = tracking
     _SUB(_SUB(response, _Q["IssueDateTime"]), _DATETIME, formatCode="304").text = _stamp(issued_at)
+    for statement in statements[:99]:
+        info = _SUB(response, _Q["AdditionalInformation"])
+        _SUB(info, _Q["StatementCode"]).text = _text(statement.code, 17) or "NOTE"
+        _SUB(info, _Q["StatementDescription"]).text = _text(statement.description, 512) or "-"
+        _SUB(info, _Q["StatementTypeCode"]).text = _text(statement.type_code, 3) or "ZZZ"
     for issue in issues:
         error = _SUB(response, _Q["Error"])
         _SUB(error, _Q["Description"]).text = _text(issue.message, 512) or _text(issue.code, 512) or "error"
@@ -111,6 +119,15 @@ def build_response(*, status: str, tracking_id: str, lrn: str | None, member: st
 
 
 @dataclass(frozen=True, slots=True)
+class Statement:
+    """A remark in a Response (WCO ``AdditionalInformation``): a type, a code and words."""
+
+    type_code: str  # up to 3 characters: AEO for trusted-trader treatment
+    code: str  # up to 17 characters: AEO-PRIORITY, AEO-NO-PRIORITY
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
 class TaxDue:
     """One assessed duty or tax, as a Response carries it."""
 
@@ -133,6 +150,7 @@ class ResponseSummary:
         member: the ResponsibleCountryCode.
         issues: one per Error.
         taxes: one per assessed DutyTaxFee.
+        statements: one per AdditionalInformation (the AEO priority remark).
     """
 
     status: str
@@ -143,6 +161,11 @@ class ResponseSummary:
     member: str | None
     issues: tuple[Issue, ...]
     taxes: tuple[TaxDue, ...] = ()
+    statements: tuple[Statement, ...] = ()
+
+    def statement(self, type_code: str) -> Statement | None:
+        """Return the first remark of a type (``AEO``), if any."""
+        return next((s for s in self.statements if s.type_code == type_code), None)
 
 
 _READER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
@@ -164,6 +187,11 @@ _TAXES = cast("Callable[[etree._Element], list[etree._Element]]",
 _TAX_X = {name: etree.XPath(f"string({path})", namespaces=_XPNS, smart_strings=False) for name, path in {
     "code": "res:TypeCode", "amount": "res:Payment/res:TaxAssessedAmount",
     "currency": "res:Payment/res:TaxAssessedAmount/@currencyID", "reference": "res:Payment/res:ReferenceID"}.items()}
+_STATEMENTS = cast("Callable[[etree._Element], list[etree._Element]]",
+                   etree.XPath("res:Response/res:AdditionalInformation", namespaces=_XPNS))
+_STATEMENT_X = {name: etree.XPath(f"string({path})", namespaces=_XPNS, smart_strings=False) for name, path in {
+    "type_code": "res:StatementTypeCode", "code": "res:StatementCode", "description": "res:StatementDescription",
+}.items()}
 _ERRORS = cast("Callable[[etree._Element], list[etree._Element]]",
                etree.XPath("res:Response/res:Error", namespaces=_XPNS))
 
@@ -200,6 +228,7 @@ def read_response(data: bytes) -> ResponseSummary:
         taxes=tuple(TaxDue(code=str(_TAX_X["code"](t)), amount=Decimal(str(_TAX_X["amount"](t)) or "0"),
                            currency=str(_TAX_X["currency"](t)), reference=str(_TAX_X["reference"](t)) or None)
                     for t in _TAXES(root)),
+        statements=tuple(Statement(**{k: str(x(e)) for k, x in _STATEMENT_X.items()}) for e in _STATEMENTS(root)),
     )
 
 

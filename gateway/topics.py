@@ -4,8 +4,11 @@ from __future__ import annotations
 
 __all__ = [
     "DEAD_LETTER",
+    "aeo_details_topic",
+    "aeo_topic",
     "deliver_topic",
     "participant_of",
+    "priority_topic",
     "reply_topic",
     "retry_topic",
     "submit_topic",
@@ -66,3 +69,38 @@ def retry_topic(member: str) -> str:
         member: member code.
     """
     return f"oco.retry.{member}"
+
+
+def priority_topic(member: str) -> str:
+    """Return a member's priority lane: declarations of traders it recognises, drained before the others.
+
+    Args:
+        member: member code.
+    """
+    return f"oco.deliver.{member}.priority"
+
+
+def aeo_topic(issuer: str) -> str:
+    """Return the compacted topic where a member (or MRA partner) publishes its trusted-trader statuses.
+
+    Only the issuer writes it (broker ACLs); every gateway reads it. It carries the public view of each
+    status (trader id, category, status, dates): never a name or an address.
+
+    Args:
+        issuer: the issuing member's (or partner's) country code.
+    """
+    return f"oco.aeo.{issuer}"
+
+
+def aeo_details_topic(issuer: str, recipient: str) -> str:
+    """Return the compacted topic carrying an issuer's trader details (name, address) for one recipient.
+
+    Only traders that consented to ``recipient`` are published here, and only ``recipient`` may read it
+    (broker ACLs): consent is enforced by where the data goes, not by readers ignoring fields. The issuer
+    keeps its own copy under ``aeo_details_topic(issuer, issuer)``.
+
+    Args:
+        issuer: the issuing member's country code.
+        recipient: the member allowed to read the details.
+    """
+    return f"oco.aeo.{issuer}.to.{recipient}"

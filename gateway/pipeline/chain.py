@@ -1,14 +1,15 @@
 """The stage chain: a list built in one place, run in order by one loop (as structlog's processors).
 
-Data flows one way: parse → identify → validate → extract → authorize, then ``plan_outputs`` turns the
-result into records.
+Data flows one way: parse → identify → validate → extract → authorize → recognise, then ``plan_outputs``
+turns the result into records. Trusted-trader status events are read by the first three stages too
+(``build_reading_stages``).
 """
 
 from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import structlog
@@ -20,13 +21,16 @@ from gateway.pipeline.context import SourceRef, Stage, Submission
 from gateway.pipeline.extract import extract_routing
 from gateway.pipeline.identify import ProfileSelector
 from gateway.pipeline.parse import SafeParser
+from gateway.pipeline.recognise import Recogniser
 from gateway.pipeline.route import Output, plan_outputs
 from gateway.pipeline.validate import validate_schema
 
 if TYPE_CHECKING:
+    from gateway.aeo.recognition import RecognitionPolicy
+    from gateway.aeo.status import TraderStatus
     from gateway.profiles import ProfileRegistry
 
-__all__ = ["Pipeline", "build_stages", "tracking_id_for"]
+__all__ = ["Pipeline", "build_reading_stages", "build_stages", "tracking_id_for"]
 
 log = structlog.get_logger(__name__)
 
@@ -34,20 +38,35 @@ _TRACKING_NAMESPACE = uuid.UUID("6f1c2a9e-8a51-4d8e-9a43-0c0c0a0f0c0e")
 _TRACKING_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")  # safe in headers, XML and logs
 
 
-def build_stages(settings: GatewaySettings, registry: ProfileRegistry) -> list[Stage]:
-    """Return the stages every submission goes through, in order.
+def build_reading_stages(settings: GatewaySettings, registry: ProfileRegistry) -> list[Stage]:
+    """Return the stages that read any document safely: parse, identify its profile, validate it.
 
     Args:
-        settings: validated configuration (limits, members).
+        settings: validated configuration (limits).
         registry: the loaded schema profiles.
     """
     return [
         SafeParser(settings.gateway.max_message_bytes, max_depth=settings.gateway.max_depth),
         ProfileSelector(registry),
         validate_schema,
-        extract_routing,
-        Authorizer(settings),
     ]
+
+
+def build_stages(settings: GatewaySettings, registry: ProfileRegistry, *,
+                 aeo_lookup: Callable[[str], TraderStatus | None] | None = None,
+                 recognition: RecognitionPolicy | None = None) -> list[Stage]:
+    """Return the stages every submission goes through, in order.
+
+    Args:
+        settings: validated configuration (limits, members).
+        registry: the loaded schema profiles.
+        aeo_lookup: the trusted-trader registry's ``get``; with ``recognition``, adds the recognise stage.
+        recognition: the mutual recognition configuration.
+    """
+    stages = [*build_reading_stages(settings, registry), extract_routing, Authorizer(settings)]
+    if aeo_lookup is not None and recognition is not None:
+        stages.append(Recogniser(aeo_lookup, recognition))
+    return stages
 
 
 def tracking_id_for(source: SourceRef, given: str | None) -> str:

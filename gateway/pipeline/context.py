@@ -6,9 +6,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
 if TYPE_CHECKING:
+    from gateway.aeo.recognition import Recognition
     from gateway.profiles import Profile
+    from gateway.routing import RoutingFields
 
-__all__ = ["AeoHolder", "RoutingFields", "SourceRef", "Stage", "Submission"]
+__all__ = ["SourceRef", "Stage", "Submission"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,27 +20,6 @@ class SourceRef:
     topic: str
     partition: int
     offset: int
-
-
-@dataclass(frozen=True, slots=True)
-class AeoHolder:
-    """A trader named in the declaration as holder of an AEO authorisation."""
-
-    trader_id: str
-    category: str  # AEOC, AEOS or AEOF
-
-
-@dataclass(frozen=True, slots=True)
-class RoutingFields:
-    """The few fields of a declaration the gateway routes, keys and answers by."""
-
-    member: str  # MetaData/ResponsibleCountryCode: whose customs handles it
-    lrn: str  # Declaration/FunctionalReferenceID: the trader's local reference number
-    function_code: str  # 9 original, 13 amendment or cancellation
-    type_code: str | None = None
-    declarant: str | None = None
-    declaration_id: str | None = None  # customs reference, once registered
-    aeo_holders: tuple[AeoHolder, ...] = ()
 
 
 @dataclass(slots=True)
@@ -53,6 +34,8 @@ class Submission:
         document: parsed root element (``parse`` stage).
         profile: the schema profile that matched (``identify`` stage).
         routing: extracted routing fields (``extract`` stage).
+        recognition: what the destination makes of its AEO holders (``recognise`` stage); None when the
+            declaration names none.
     """
 
     payload: bytes
@@ -63,6 +46,7 @@ class Submission:
     document: Any = None  # lxml root element; typed Any so this module needs no lxml
     profile: Profile | None = None
     routing: RoutingFields | None = None
+    recognition: Recognition | None = None
 
 
 Stage = Callable[[Submission], Submission]

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 
 from gateway import headers as h
 from gateway.errors import Issue, Rejection
-from gateway.pipeline.context import Submission
-from gateway.responses import build_response
-from gateway.topics import DEAD_LETTER, deliver_topic, reply_topic
+from gateway.pipeline.context import SourceRef, Submission
+from gateway.responses import Statement, build_response
+from gateway.topics import DEAD_LETTER, deliver_topic, priority_topic, reply_topic
 
-__all__ = ["Output", "plan_outputs", "record_key"]
+__all__ = ["Output", "dead_letter_headers", "plan_outputs", "record_key"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,9 +38,10 @@ def record_key(submission: Submission) -> bytes:
 def plan_outputs(submission: Submission, rejection: Rejection | None) -> list[Output]:
     """Decide what to publish for one submission.
 
-    A valid declaration goes to its member's delivery topic and gets a "received" reply; a rejected one
-    gets a "rejected" reply with every issue, and a copy in the dead-letter topic when it could not be
-    read or identified.
+    A valid declaration goes to its member's delivery topic (its priority lane when the member recognises
+    one of its AEO holders) and gets a "received" reply, which says whether it got priority and why; a
+    rejected one gets a "rejected" reply with every issue, and a copy in the dead-letter topic when it
+    could not be read or identified.
 
     Args:
         submission: the submission after the stages ran.
@@ -56,6 +57,14 @@ def plan_outputs(submission: Submission, rejection: Rejection | None) -> list[Ou
     if submission.profile is not None:
         common[h.PROFILE] = submission.profile.name
 
+    recognition = submission.recognition if rejection is None else None
+    statements = ()
+    deliver_headers = common
+    if recognition is not None:
+        statements = (Statement("AEO", "AEO-PRIORITY" if recognition.priority else "AEO-NO-PRIORITY",
+                                recognition.describe()),)
+        if recognition.priority:
+            deliver_headers = {**common, h.LANE: "priority", h.AEO_RECOGNISED: recognition.header()}
     reply = build_response(
         status="rejected" if rejection else "received",
         tracking_id=submission.tracking_id,
@@ -63,18 +72,25 @@ def plan_outputs(submission: Submission, rejection: Rejection | None) -> list[Ou
         member=routing.member if routing else None,
         declaration_id=routing.declaration_id if routing else None,
         issues=rejection.issues if rejection else (),
+        statements=statements,
     )
     outputs = [Output(reply_topic(submission.participant), key, reply, {**common, h.STATUS: "rejected" if rejection else "received"})]
     if rejection is None:
         assert routing is not None
-        outputs.insert(0, Output(deliver_topic(routing.member), key, submission.payload, common))
+        lane = priority_topic if recognition is not None and recognition.priority else deliver_topic
+        outputs.insert(0, Output(lane(routing.member), key, submission.payload, deliver_headers))
     elif rejection.dead_letter:
-        outputs.append(Output(DEAD_LETTER, key, submission.payload, {**common, **_dead_letter_headers(submission, rejection)}))
+        outputs.append(Output(DEAD_LETTER, key, submission.payload, {**common, **dead_letter_headers(submission.source, rejection)}))
     return outputs
 
 
-def _dead_letter_headers(submission: Submission, rejection: Rejection) -> dict[str, str]:
-    source = submission.source
+def dead_letter_headers(source: SourceRef | None, rejection: Rejection) -> dict[str, str]:
+    """Return the Kafka-Connect-style context headers of a dead-lettered record.
+
+    Args:
+        source: where the record was read, if from Kafka.
+        rejection: why it is parked.
+    """
     cause = rejection.__cause__ if rejection.__cause__ is not None else rejection
     return {
         h.DLQ_TOPIC: source.topic if source else "",

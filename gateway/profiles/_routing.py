@@ -9,7 +9,7 @@ from typing import Any
 from lxml import etree
 
 from gateway.errors import Issue, Unidentified
-from gateway.pipeline.context import AeoHolder, RoutingFields
+from gateway.routing import AeoHolder, RoutingFields
 from gateway.profiles._xpath import nodes_xpath, string_xpath
 from gateway.profiles.descriptor import RoutingPaths
 

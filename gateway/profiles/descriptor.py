@@ -47,7 +47,7 @@ class RoutingPaths(_Strict):
 class DocumentSpec(_Strict):
     """One document type of a profile: how to recognise it and which XSDs validate it."""
 
-    kind: Literal["DEC", "RES"]
+    kind: Literal["DEC", "RES", "AEO"]
     name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     root: str = Field(pattern=_CLARK)
     payload: str | None = Field(default=None, pattern=_CLARK)

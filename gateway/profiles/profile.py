@@ -15,7 +15,7 @@ from gateway.profiles._xpath import boolean_xpath, string_xpath
 from gateway.profiles.descriptor import DocumentSpec, ProfileDescriptor
 
 if TYPE_CHECKING:
-    from gateway.pipeline.context import RoutingFields
+    from gateway.routing import RoutingFields
 
 __all__ = ["Profile"]
 
@@ -38,7 +38,7 @@ class Profile:
     Attributes:
         name: the profile's name (``oco``, ``hmrc-dms``).
         document: the document type's name, or its kind when unnamed.
-        kind: ``DEC`` or ``RES``.
+        kind: ``DEC``, ``RES`` or ``AEO``.
         root: Clark name of the root element.
         payload: Clark name of the payload element under the root, or None when the root is the payload.
         when: the XPath condition on the payload, or None.

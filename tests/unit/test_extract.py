@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from gateway.errors import Unidentified
-from gateway.pipeline.context import AeoHolder, RoutingFields, Submission
+from gateway.pipeline.context import Submission
+from gateway.routing import AeoHolder, RoutingFields
 from gateway.pipeline.extract import extract_routing
 from gateway.pipeline.identify import ProfileSelector
 from gateway.pipeline.parse import SafeParser

@@ -11,7 +11,8 @@ from gateway.config import load_settings
 from gateway.errors import Issue, NotAllowed, Unreadable
 from gateway.pipeline.chain import Pipeline, build_stages, tracking_id_for
 from gateway.pipeline.authorize import Authorizer
-from gateway.pipeline.context import RoutingFields, SourceRef, Submission
+from gateway.pipeline.context import SourceRef, Submission
+from gateway.routing import RoutingFields
 from gateway.profiles import ProfileRegistry
 from gateway.responses import read_response
 from gateway.samples import make_declaration
