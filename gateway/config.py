@@ -167,14 +167,13 @@ class PartnerSettings(_Strict):
 
 
 class AeoSettings(_Strict):
-    """The trusted-trader network: trust store, mutual recognition, external partners, the priority lane."""
+    """The trusted-trader network: trust store, mutual recognition, external partners."""
 
     trust_store: Path | None = Field(None, description="YAML file: member -> list of public keys")
     keys: dict[str, tuple[TrustedKey, ...]] = Field(default_factory=dict,
                                                      description="public keys inline, member -> keys")
     recognition: RecognitionSettings = RecognitionSettings()
     partners: dict[str, PartnerSettings] = Field(default_factory=dict)
-    priority_lane: bool = Field(True, description="send recognised declarations to oco.deliver.<M>.priority")
     load_timeout: float = Field(300.0, gt=0, description="seconds to wait for the registry at start-up")
 
     @field_validator("partners")

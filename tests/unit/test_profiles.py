@@ -99,9 +99,10 @@ class TestPublicApi:
 
 class TestRegistryLoad:
     def test_project_schemas_folder_loads_the_oco_profile(self, oco: ProfileRegistry) -> None:
-        """The default folder holds one profile, ``oco``, with a DEC and a RES document type."""
+        """The default folder holds one profile, ``oco``: declarations, responses and AEO status events."""
         assert oco.names == ("oco",)
-        assert sorted((p.kind, p.document) for p in oco) == [("DEC", "declaration"), ("RES", "response")]
+        assert sorted((p.kind, p.document) for p in oco) == [
+            ("AEO", "aeo-status"), ("DEC", "declaration"), ("RES", "response")]
 
     def test_a_profile_folder_itself_can_be_given(self) -> None:
         """A folder holding profile.yaml loads as one profile, like a folder of profile folders."""
