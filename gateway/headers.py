@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 __all__ = [
+    "AEO_OUTCOME",
     "AEO_RECOGNISED",
     "AEO_REFUSAL",
     "ATTEMPT",
@@ -36,6 +37,7 @@ NOT_BEFORE = "oco-not-before"  # epoch milliseconds before which the retry must 
 IDEMPOTENCY_KEY = "oco-idempotency-key"
 LANE = "oco-lane"  # "priority" on declarations of a recognised AEO, else absent
 AEO_RECOGNISED = "oco-aeo-recognised"  # trader id, category and issuer: "FJ0012345 AEOF FJ"
+AEO_OUTCOME = "oco-aeo-outcome"  # on a declaration naming an AEO, and its reply: "priority" or "no_priority"
 AEO_REFUSAL = "oco-aeo-refusal"  # why a status event was parked: unsigned, bad_signature, replayed...
 
 # Dead-letter context, named after Kafka Connect's ``__connect.errors.*`` headers so operators who know

@@ -13,6 +13,7 @@ from gateway.errors import BrokerError, ConfigError
 from gateway.ops.logging import configure_logging
 from gateway.profiles import ProfileRegistry
 from gateway.transport.app import build_app
+from gateway.aeo.feed import aeo_topic_names
 from gateway.transport.topics import ensure_topics
 
 __all__ = ["run"]
@@ -32,9 +33,22 @@ def run(config_path: str | None) -> None:
         click.echo(f"oco-gateway: {exc}", err=True)
         sys.exit(2)
     try:
-        asyncio.run(ensure_topics(settings))
+        asyncio.run(_ensure_all_topics(settings))
     except BrokerError as exc:
         click.echo(f"oco-gateway: {exc}", err=True)
         sys.exit(1)
     m = settings.metrics
-    asyncio.run(app.run(logging.WARNING, run_extra_options={"host": m.host, "port": m.port, "access_log": "false"}))
+    try:
+        asyncio.run(app.run(logging.WARNING, run_extra_options={"host": m.host, "port": m.port, "access_log": "false"}))
+    except BrokerError as exc:
+        click.echo(f"oco-gateway: {exc}", err=True)
+        sys.exit(1)
+    except TimeoutError:
+        click.echo(f"oco-gateway: the AEO registry did not load within {settings.aeo.load_timeout:g}s "
+                   "(aeo.load_timeout): is Kafka reachable and serving the oco.aeo.* topics?", err=True)
+        sys.exit(1)
+
+
+async def _ensure_all_topics(settings) -> None:  # noqa: ANN001 - GatewaySettings
+    await ensure_topics(settings)
+    await ensure_topics(settings, aeo_topic_names(settings.aeo_issuers, settings.members), compacted=True)

@@ -47,6 +47,20 @@ class GatewayMetrics:
             "oco_gateway_publish_failures_total", "Batches whose outputs the broker did not acknowledge "
             "(the batch is consumed again).", registry=r)
         self.up = Gauge("oco_gateway_up", "1 while the gateway is consuming.", registry=r)
+        self.aeo_declarations = Counter(
+            "oco_gateway_aeo_declarations_total", "Declarations naming an AEO holder, by destination member and "
+            "outcome (priority: recognised, sent to the priority lane; no_priority).", ["member", "outcome"],
+            registry=r)
+        self.aeo_events = Counter(
+            "oco_gateway_aeo_events_total", "Trusted-trader status events read, by issuer and outcome (applied, "
+            "details, duplicate, refused).", ["issuer", "outcome"], registry=r)
+        self.aeo_refused = Counter(
+            "oco_gateway_aeo_refused_total", "Status events refused (security events), by reason: invalid, "
+            "unsigned, bad_signature, unknown_key, retired_key, replayed, out_of_jurisdiction.", ["reason"],
+            registry=r)
+        self.aeo_traders = Gauge("oco_gateway_aeo_registry_traders", "Traders in the AEO registry.", registry=r)
+        self.aeo_loaded = Gauge("oco_gateway_aeo_registry_loaded", "1 once the AEO registry has caught up with "
+                                "its topics at start-up.", registry=r)
 
 
 class DeliveryMetrics:
@@ -65,6 +79,9 @@ class DeliveryMetrics:
         self.call = Histogram(
             "oco_gateway_delivery_seconds", "Time to decide about one record, national call included.",
             ["member"], buckets=_LATENCY_BUCKETS, registry=r)
+        self.lanes = Counter(
+            "oco_gateway_delivery_lane_total", "Records decided with a national call, by member and lane "
+            "(priority, ordinary, retry).", ["member", "lane"], registry=r)
         self.breaker = Gauge(
             "oco_gateway_delivery_breaker_state", "Circuit breaker per member: 0 closed, 1 half open, 2 open.",
             ["member"], registry=r)

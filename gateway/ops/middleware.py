@@ -8,6 +8,7 @@ from typing import Any
 import structlog
 from faststream import BaseMiddleware
 
+from gateway import headers as h
 from gateway.ops.metrics import GatewayMetrics
 
 __all__ = ["observing"]
@@ -57,7 +58,11 @@ def _observe(metrics: GatewayMetrics, result: Any, now_ms: float) -> None:
         metrics.end_to_end.observe(max(0.0, (now_ms - result.timestamp_ms) / 1000))
     for out in result.outputs:
         if out.topic.startswith("oco.deliver."):
-            metrics.deliveries.labels(out.topic.removeprefix("oco.deliver.")).inc()
+            member = out.headers.get(h.MEMBER) or out.topic.split(".")[2]
+            metrics.deliveries.labels(member).inc()
+            aeo = out.headers.get(h.AEO_OUTCOME)
+            if aeo:
+                metrics.aeo_declarations.labels(member, aeo).inc()
     if rejection is not None:
         log.info("rejected", tracking_id=result.tracking_id, participant=result.participant, stage=rejection.stage,
                  code=rejection.issues[0].code, dead_letter=rejection.dead_letter, issues=len(rejection.issues))

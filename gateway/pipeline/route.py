@@ -58,13 +58,14 @@ def plan_outputs(submission: Submission, rejection: Rejection | None) -> list[Ou
         common[h.PROFILE] = submission.profile.name
 
     recognition = submission.recognition if rejection is None else None
-    statements = ()
-    deliver_headers = common
+    statements: tuple[Statement, ...] = ()
     if recognition is not None:
         statements = (Statement("AEO", "AEO-PRIORITY" if recognition.priority else "AEO-NO-PRIORITY",
                                 recognition.describe()),)
-        if recognition.priority:
-            deliver_headers = {**common, h.LANE: "priority", h.AEO_RECOGNISED: recognition.header()}
+        common[h.AEO_OUTCOME] = "priority" if recognition.priority else "no_priority"
+    deliver_headers = common
+    if recognition is not None and recognition.priority:
+        deliver_headers = {**common, h.LANE: "priority", h.AEO_RECOGNISED: recognition.header()}
     reply = build_response(
         status="rejected" if rejection else "received",
         tracking_id=submission.tracking_id,

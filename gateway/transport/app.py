@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable
 from typing import Any
 
@@ -12,24 +13,49 @@ from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy
 from prometheus_client import make_asgi_app
 
+from gateway.aeo.feed import Observed, RegistryFeed
+from gateway.aeo.intake import EventReader
+from gateway.aeo.recognition import RecognitionPolicy
+from gateway.aeo.registry import AeoRegistry
+from gateway.aeo.signing import TrustStore
+from gateway.aeo.status import valid_trader_id
 from gateway.config import GatewaySettings
 from gateway.errors import ConfigError
 from gateway.ops.metrics import GatewayMetrics
 from gateway.ops.middleware import observing
-from gateway.pipeline.chain import Pipeline, build_stages
+from gateway.pipeline.chain import Pipeline, build_reading_stages, build_stages
 from gateway.pipeline.route import Output
 from gateway.profiles import ProfileRegistry
 from gateway.topics import submit_topic
 from gateway.transport.handler import BatchHandler, MessageResult
 
-__all__ = ["build_app"]
+__all__ = ["GatewayApp", "build_app"]
 
 log = structlog.get_logger(__name__)
 
 
+class GatewayApp(AsgiFastStream):
+    """FastStream's ASGI app plus routes matched by prefix (``/aeo/<trader>``); FastStream matches exact paths."""
+
+    def __init__(self, *args: Any, prefix_routes: tuple[tuple[str, Any], ...] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._prefix_routes = prefix_routes
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            for prefix, route in self._prefix_routes:
+                if scope["path"].startswith(prefix):
+                    await route(scope, receive, send)
+                    return
+        await super().__call__(scope, receive, send)
+
+
 def build_app(settings: GatewaySettings, registry: ProfileRegistry,
-              metrics: GatewayMetrics | None = None) -> AsgiFastStream:
+              metrics: GatewayMetrics | None = None) -> GatewayApp:
     """Build the runnable gateway (its topics must exist: see ``transport.topics.ensure_topics``).
+
+    Before it consumes anything, the app loads the trusted-trader registry from ``oco.aeo.*`` (readiness
+    waits for it), so that no declaration is judged against a half-loaded registry.
 
     Args:
         settings: validated configuration.
@@ -37,11 +63,19 @@ def build_app(settings: GatewaySettings, registry: ProfileRegistry,
         metrics: metrics to record into; a fresh set by default.
 
     Raises:
-        ConfigError: no participant is configured, so there is nothing to consume.
+        ConfigError: no participant is configured, so there is nothing to consume; or the AEO trust store
+            cannot be read.
     """
     if not settings.participants:
         raise ConfigError("no participants configured: add at least one under 'participants'")
     metrics = metrics or GatewayMetrics()
+    aeo = AeoRegistry(TrustStore.from_settings(settings.aeo))
+    recognition = RecognitionPolicy(settings.aeo, settings.members)
+    feed = RegistryFeed(
+        aeo, EventReader(build_reading_stages(settings, registry)),
+        bootstrap_servers=settings.kafka.bootstrap_servers, issuers=settings.aeo_issuers,
+        client_id=f"{settings.kafka.client_id}-aeo", park=True, audit_group=f"{settings.kafka.group_id}-aeo-audit",
+        observe=_aeo_observer(metrics, aeo), max_message_bytes=settings.gateway.max_message_bytes)
     k = settings.kafka
     broker = KafkaBroker(
         k.bootstrap_servers,
@@ -61,7 +95,8 @@ def build_app(settings: GatewaySettings, registry: ProfileRegistry,
     async def publish(out: Output) -> Awaitable[Any]:
         return await broker.publish(out.value, out.topic, key=out.key, headers=out.headers, no_confirm=True)
 
-    handler = BatchHandler(Pipeline(build_stages(settings, registry)), publish)
+    handler = BatchHandler(Pipeline(build_stages(settings, registry, aeo_lookup=aeo.get, recognition=recognition)),
+                           publish)
     topics = [submit_topic(p) for p in sorted(settings.participants)]
 
     @broker.subscriber(
@@ -83,6 +118,14 @@ def build_app(settings: GatewaySettings, registry: ProfileRegistry,
 
     ready = {"ok": False}
 
+    async def load_registry() -> None:
+        # Before the subscriber starts: a declaration must never be judged on a half-loaded registry.
+        await feed.start()
+        log.info("aeo_registry_loading", topics=len(feed.topics))
+        await feed.wait_loaded(settings.aeo.load_timeout)
+        metrics.aeo_loaded.set(1)
+        metrics.aeo_traders.set(len(aeo))
+
     async def mark_ready() -> None:
         ready["ok"] = True
         metrics.up.set(1)
@@ -93,6 +136,7 @@ def build_app(settings: GatewaySettings, registry: ProfileRegistry,
         ready["ok"] = False
         metrics.up.set(0)
         handler.close()
+        await feed.stop()
 
     @get(include_in_schema=False)
     async def healthz(scope: Any) -> AsgiResponse:
@@ -102,18 +146,68 @@ def build_app(settings: GatewaySettings, registry: ProfileRegistry,
 
     @get(include_in_schema=False)
     async def readyz(scope: Any) -> AsgiResponse:
-        if ready["ok"] and await broker.ping(timeout=2.0):
+        if ready["ok"] and feed.loaded.is_set() and await broker.ping(timeout=2.0):
             return AsgiResponse(b"ready\n", 200)
         return AsgiResponse(b"not ready\n", 503)
 
-    return AsgiFastStream(
+    async def aeo_status(scope: Any, receive: Any, send: Any) -> None:
+        trader = scope["path"].removeprefix("/aeo/")
+        if scope.get("method") not in ("GET", "HEAD"):
+            code, body = 405, {"error": "only GET"}
+        elif not valid_trader_id(trader):
+            code, body = 400, {"error": f"{trader!r} is not an AEO code (country code + national number)"}
+        elif not feed.loaded.is_set():
+            code, body = 503, {"error": "the AEO registry is still loading"}
+        elif (found := aeo.get(trader)) is None:
+            code, body = 404, {"trader_id": trader, "error": "not a trader certified in the network"}
+        else:
+            code, body = 200, describe_status(found, recognition, sorted(settings.members))
+        await AsgiResponse(json.dumps(body).encode() + b"\n", code,
+                           headers={"content-type": "application/json"})(scope, receive, send)
+
+    return GatewayApp(
         broker,
         asgi_routes=[
             ("/metrics", make_asgi_app(metrics.registry)),
             ("/healthz", healthz),
             ("/readyz", readyz),
         ],
+        on_startup=[load_registry],
         after_startup=[mark_ready],
         on_shutdown=[mark_stopping],
         logger=None,
+        prefix_routes=(("/aeo/", aeo_status),),
     )
+
+
+def describe_status(status: Any, recognition: RecognitionPolicy, members: list[str]) -> dict[str, Any]:
+    """Return what ``GET /aeo/<trader>`` answers: the public view, validity, who recognises it, and the name
+    and address only when this process's registry holds them (a member's own view)."""
+    from datetime import UTC, datetime
+
+    active = status.active_on(datetime.now(UTC).date())
+    body: dict[str, Any] = {
+        "trader_id": status.trader_id, "category": status.category, "status": status.status,
+        "active": active, "issuer": status.issuer, "effective": status.effective.isoformat(),
+        "expiry": status.expiry.isoformat(), "sequence": status.sequence, "issued": status.issued,
+        "key_id": status.signature.key_id if status.signature else None,
+        "recognised_by": [m for m in members if active and recognition.basis(m, status.issuer, status.category)],
+    }
+    if status.details is not None:
+        d = status.details
+        body["name"] = d.name
+        body["address"] = None if d.address is None else {
+            "line": d.address.line, "city": d.address.city, "postcode": d.address.postcode,
+            "country": d.address.country}
+    return body
+
+
+def _aeo_observer(metrics: GatewayMetrics, registry: AeoRegistry):  # noqa: ANN202 - a small closure
+    def observe(event: Observed) -> None:
+        if not event.live:
+            return  # a rebuild at start-up: these were counted when they first arrived
+        metrics.aeo_events.labels(event.issuer, event.result.outcome).inc()
+        if event.result.refusal is not None:
+            metrics.aeo_refused.labels(event.result.refusal.reason).inc()
+        metrics.aeo_traders.set(len(registry))
+    return observe

@@ -10,7 +10,7 @@ from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from gateway.config import GatewaySettings
 from gateway.errors import BrokerError
-from gateway.topics import DEAD_LETTER, deliver_topic, reply_topic, submit_topic
+from gateway.topics import DEAD_LETTER, deliver_topic, priority_topic, reply_topic, submit_topic
 
 __all__ = ["ensure_topics", "gateway_topics"]
 
@@ -18,7 +18,7 @@ log = structlog.get_logger(__name__)
 
 
 def gateway_topics(settings: GatewaySettings) -> list[str]:
-    """Return every topic the configured network needs: submit and reply per participant, deliver per member.
+    """Return every topic the gateway uses: submit and reply per participant, deliver and priority lane per member.
 
     Args:
         settings: the network configuration.
@@ -26,16 +26,20 @@ def gateway_topics(settings: GatewaySettings) -> list[str]:
     names = [DEAD_LETTER]
     for participant in sorted(settings.participants):
         names += [submit_topic(participant), reply_topic(participant)]
-    names += [deliver_topic(member) for member in sorted(settings.members)]
+    for member in sorted(settings.members):
+        names += [deliver_topic(member), priority_topic(member)]
     return names
 
 
-async def ensure_topics(settings: GatewaySettings, names: Iterable[str] | None = None) -> list[str]:
+async def ensure_topics(settings: GatewaySettings, names: Iterable[str] | None = None, *,
+                        compacted: bool = False) -> list[str]:
     """Create the topics that do not exist yet; return the ones created.
 
     Args:
         settings: Kafka address, partitions and replication factor.
         names: topics to ensure; all of :func:`gateway_topics` by default.
+        compacted: create them with ``cleanup.policy=compact`` (the trusted-trader topics: the latest
+            status per trader is kept for ever, older ones are cleaned away).
 
     Raises:
         BrokerError: the cluster cannot be reached or refuses to create a topic.
@@ -51,6 +55,8 @@ async def ensure_topics(settings: GatewaySettings, names: Iterable[str] | None =
             k = settings.kafka
             # Topic-level limit: the broker's default (1 MiB) is below what the gateway accepts.
             configs = {"max.message.bytes": str(settings.gateway.max_message_bytes + 64 * 1024)}
+            if compacted:
+                configs["cleanup.policy"] = "compact"
             result = await admin.create_topics([
                 NewTopic(n, num_partitions=k.partitions, replication_factor=k.replication_factor, topic_configs=configs)
                 for n in missing])
