@@ -13,6 +13,7 @@ from gateway.delivery.service import DeliveryService
 from gateway.errors import BrokerError, ConfigError
 from gateway.ops.http import ops_server
 from gateway.ops.logging import configure_logging
+from gateway.transport.topics import ensure_topics
 
 __all__ = ["deliver"]
 
@@ -41,6 +42,9 @@ def deliver(config_path: str | None, members: tuple[str, ...], metrics_port: int
 
 
 async def _serve(service: DeliveryService, host: str, port: int) -> None:
+    # Delivery lists the topics it needs; creating them is Kafka administration, done here (gateway.delivery
+    # does not import gateway.transport).
+    await ensure_topics(service.settings, service.topics)
     server = ops_server(service.metrics.registry, service.ready, host=host, port=port)
     loop = asyncio.get_running_loop()
 

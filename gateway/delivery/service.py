@@ -1,4 +1,9 @@
-"""Start one isolated delivery loop per member, with its adapter, breaker, limiter and metrics."""
+"""Start one isolated delivery loop per member, with its adapter, breaker, limiter and metrics.
+
+The topics a delivery process needs are listed by :func:`delivery_topics`; whoever starts the service creates
+them first (``oco-gateway deliver`` does, through ``gateway.transport.topics.ensure_topics``): delivery does not
+depend on the gateway's transport package.
+"""
 
 from __future__ import annotations
 
@@ -13,19 +18,35 @@ from gateway.adapter_api import Adapter
 from gateway.config import GatewaySettings
 from gateway.delivery.backoff import RetryPolicy
 from gateway.delivery.breaker import BreakerState, CircuitBreaker
+from gateway.delivery.lanes import Lane
+from gateway.delivery.loop import DeliveryLoop
 from gateway.delivery.worker import Decision, MemberWorker
 from gateway.errors import ConfigError
 from gateway.ops.metrics import DeliveryMetrics
 from gateway.plugins import AdapterCatalog
-from gateway.topics import DEAD_LETTER, deliver_topic, reply_topic, retry_topic
-from gateway.transport.delivery_loop import DeliveryLoop
-from gateway.transport.topics import ensure_topics
+from gateway.topics import DEAD_LETTER, deliver_topic, priority_topic, reply_topic, retry_topic
 
-__all__ = ["DeliveryService"]
+__all__ = ["DeliveryService", "delivery_topics"]
 
 log = structlog.get_logger("gateway.delivery")
 
 _BREAKER_VALUE = {BreakerState.CLOSED: 0, BreakerState.HALF_OPEN: 1, BreakerState.OPEN: 2}
+
+
+def delivery_topics(settings: GatewaySettings, members: Iterable[str]) -> list[str]:
+    """Return every topic the delivery workers of ``members`` read or write.
+
+    ``oco.dlq``, ``oco.reply.<p>`` for every participant, and per member its delivery topic, priority lane and
+    retry topic.
+
+    Args:
+        settings: the network configuration (its participants).
+        members: the member codes served.
+    """
+    names = [DEAD_LETTER] + [reply_topic(p) for p in sorted(settings.participants)]
+    for member in members:
+        names += [deliver_topic(member), priority_topic(member), retry_topic(member)]
+    return names
 
 
 class DeliveryService:
@@ -69,6 +90,7 @@ class DeliveryService:
                 limiter=AsyncLimiter(d.rate_per_second, 1.0),
                 call_timeout=d.call_timeout,
             ))
+        self._bursts = {code: settings.members[code].delivery.priority_burst for code in chosen}
         self._loops: list[DeliveryLoop] = []
         self.restart_delay = 5.0  # seconds before a crashed member loop starts again
 
@@ -78,29 +100,38 @@ class DeliveryService:
             log.warning("circuit_" + state.value, member=member)
         return changed
 
-    def _observe(self, member: str, decision: Decision, seconds: float) -> None:
+    @property
+    def topics(self) -> list[str]:
+        """The topics this service's members need (see :func:`delivery_topics`); they must exist before :meth:`run`."""
+        return delivery_topics(self.settings, [w.member for w in self.workers])
+
+    def _observe(self, member: str, lane: Lane, decision: Decision, seconds: float) -> None:
         self.metrics.deliveries.labels(member, decision.outcome).inc()
         if decision.outcome != "held":
             self.metrics.call.labels(member).observe(seconds)
+            self.metrics.lanes.labels(member, lane.value).inc()
 
     async def run(self) -> None:
-        """Create the topics, then run every member's loop until :meth:`stop`; close adapters at the end."""
-        names = [DEAD_LETTER] + [reply_topic(p) for p in sorted(self.settings.participants)]
-        for w in self.workers:
-            names += [deliver_topic(w.member), retry_topic(w.member)]
-        await ensure_topics(self.settings, names)
+        """Run every member's loop until :meth:`stop`; close adapters at the end.
+
+        The topics (:attr:`topics`) must exist: the broker does not create them, and a loop subscribed to a
+        missing topic would not see it for minutes after it is created.
+        """
         # linger 0: a worker sends one reply at a time and waits for it; lingering would only add latency.
         producer = AIOKafkaProducer(bootstrap_servers=self.settings.kafka.bootstrap_servers, acks="all",
                                     enable_idempotence=True, linger_ms=0,
                                     max_request_size=self.settings.gateway.max_message_bytes + 64 * 1024)
         await producer.start()
         self._loops = [DeliveryLoop(w, bootstrap_servers=self.settings.kafka.bootstrap_servers, producer=producer,
-                                    observe=self._observe) for w in self.workers]
+                                    priority_burst=self._bursts[w.member], observe=self._observe)
+                       for w in self.workers]
         for w in self.workers:
             self.metrics.up.labels(w.member).set(1)
             self.metrics.breaker.labels(w.member).set(0)
             for outcome in ("accepted", "rejected", "retry", "failed", "held"):
                 self.metrics.deliveries.labels(w.member, outcome)  # exported at 0, so rate() sees the first one
+            for lane in Lane:
+                self.metrics.lanes.labels(w.member, lane.value)
         try:
             await asyncio.gather(*(self._supervise(loop) for loop in self._loops))
         finally:

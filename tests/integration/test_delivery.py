@@ -67,8 +67,8 @@ class TestDeliveryIsolation:
         tag = f"iso{time.time_ns() % 10**8}"
         settings = load_settings(network_file(tmp_path, kafka_bootstrap, tag, {"KI": {}, "TV": {}}))
         participant = f"{tag}-p"
-        await ensure_topics(settings, [deliver_topic("KI"), deliver_topic("TV"), reply_topic(participant)])
         service = DeliveryService(settings, catalog=FAKE)
+        await ensure_topics(settings, service.topics)
         ki: FakeAdapter = next(w.adapter for w in service.workers if w.member == "KI")  # type: ignore[assignment]
         ki.down = True
         replies = TopicTail(kafka_bootstrap, reply_topic(participant))
@@ -99,8 +99,8 @@ class TestDeliveryIsolation:
         tag = f"poi{time.time_ns() % 10**8}"
         settings = load_settings(network_file(tmp_path, kafka_bootstrap, tag, {"NU": {"poison_lrns": ["NU-1"]}}))
         participant = f"{tag}-p"
-        await ensure_topics(settings, [deliver_topic("NU"), reply_topic(participant), DEAD_LETTER])
         service = DeliveryService(settings, catalog=FAKE)
+        await ensure_topics(settings, service.topics)
         replies = TopicTail(kafka_bootstrap, reply_topic(participant))
         dlq = TopicTail(kafka_bootstrap, DEAD_LETTER)
         await replies.start()
@@ -139,8 +139,8 @@ class TestDeliveryLoopFailures:
         tag = f"kerr{time.time_ns() % 10**8}"
         settings = load_settings(network_file(tmp_path, kafka_bootstrap, tag, {"CK": {}}))
         participant = f"{tag}-p"
-        await ensure_topics(settings, [deliver_topic("CK"), reply_topic(participant)])
         service = DeliveryService(settings, catalog=FAKE)
+        await ensure_topics(settings, service.topics)
         real_send = AIOKafkaProducer.send
         failures = {"left": 1, "seen": 0}
 
@@ -184,8 +184,8 @@ class TestDeliveryLoopFailures:
         tag = f"crash{time.time_ns() % 10**8}"
         settings = load_settings(network_file(tmp_path, kafka_bootstrap, tag, {"PW": {}}))
         participant = f"{tag}-p"
-        await ensure_topics(settings, [deliver_topic("PW"), reply_topic(participant)])
         service = DeliveryService(settings, catalog=FAKE)
+        await ensure_topics(settings, service.topics)
         service.restart_delay = 0.2
         worker = service.workers[0]
         real_handle = worker.handle

@@ -1,12 +1,19 @@
-"""Tests for gateway.delivery: retry policy, circuit breaker and the member worker's decisions, with no Kafka."""
+"""Tests for gateway.delivery: retry policy, circuit breaker, the member worker's decisions and the lane rule, with
+no Kafka."""
 
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
+
+import pytest
+from pydantic import ValidationError
 
 from gateway import headers as h
+from gateway.config import DeliverySettings
 from gateway.delivery.backoff import RetryPolicy
 from gateway.delivery.breaker import BreakerState, CircuitBreaker
+from gateway.delivery.lanes import Lane, LaneScheduler
 from gateway.delivery.worker import InRecord, MemberWorker
 from gateway.responses import read_response
 from gateway.samples import make_declaration
@@ -186,3 +193,141 @@ class TestGarbledInput:
         rec = InRecord(rec.topic, rec.partition, rec.offset, rec.key, rec.value, {**rec.headers, h.TRACKING_ID: "x" * 200})
         decision = await MemberWorker("FJ", FakeAdapter("FJ", {}), clock=lambda: 2000.0).handle(rec)
         assert [o.topic for o in decision.outputs] == ["oco.dlq"]
+
+
+@dataclass(frozen=True)
+class Rec:
+    """A consumed record as the scheduler sees it: its partition and offset."""
+
+    key: str
+    offset: int
+
+
+LANES = {"prio-0": Lane.PRIORITY, "prio-1": Lane.PRIORITY, "ord-0": Lane.ORDINARY, "ord-1": Lane.ORDINARY,
+         "retry-0": Lane.RETRY}
+
+
+def scheduler(burst: int = 3, capacity: int = 50) -> LaneScheduler[str, Rec]:
+    return LaneScheduler(LANES.__getitem__, burst=burst, capacity=capacity)
+
+
+def feed(s: LaneScheduler[str, Rec], key: str, count: int, start: int = 0) -> None:
+    s.add(key, [Rec(key, start + i) for i in range(count)])
+
+
+def drain(s: LaneScheduler[str, Rec], limit: int = 1000) -> list[Rec]:
+    """Handle records the way the loop does (next, then done) until nothing is ready."""
+    out = []
+    while (picked := s.next()) is not None and len(out) < limit:
+        key, record = picked
+        assert s.done(key, record)
+        out.append(record)
+    return out
+
+
+class TestLaneScheduler:
+    def test_priority_records_go_first(self) -> None:
+        """Ordinary records arrived first, the priority one is still handled before them (within the burst)."""
+        s = scheduler()
+        feed(s, "ord-0", 5)
+        feed(s, "prio-0", 1)
+        assert s.next() == ("prio-0", Rec("prio-0", 0))
+
+    def test_burst_rule_gives_ordinary_records_their_turn(self) -> None:
+        """With both lanes full, every `burst` priority records one ordinary record is handled: no starvation."""
+        s = scheduler(burst=3)
+        feed(s, "prio-0", 9)
+        feed(s, "ord-0", 5)
+        lanes = "".join("P" if r.key.startswith("prio") else "o" for r in drain(s))
+        assert lanes == "PPPoPPPoPPPooo"
+
+    def test_retries_take_the_ordinary_turn_too(self) -> None:
+        """A due retry is one of the "others": it gets the turn after a burst, alternating with ordinary records."""
+        s = scheduler(burst=2)
+        feed(s, "prio-0", 4)
+        feed(s, "ord-0", 2)
+        feed(s, "retry-0", 2)
+        assert [r.key for r in drain(s)] == ["prio-0", "prio-0", "ord-0", "prio-0", "prio-0", "retry-0",
+                                             "ord-0", "retry-0"]
+
+    def test_burst_counts_only_while_others_wait(self) -> None:
+        """Priority records handled with nothing else waiting do not use up the burst of a later backlog."""
+        s = scheduler(burst=2)
+        feed(s, "prio-0", 5)
+        assert len(drain(s, limit=5)) == 5 and s.streak == 0
+        feed(s, "prio-0", 3, start=5)
+        feed(s, "ord-0", 1)
+        assert [r.key for r in drain(s)] == ["prio-0", "prio-0", "ord-0", "prio-0"]
+
+    def test_order_within_a_partition_and_turns_between_partitions(self) -> None:
+        """Each partition's records come in offset order; partitions of one group take turns."""
+        s = scheduler()
+        feed(s, "ord-0", 3)
+        feed(s, "ord-1", 3, start=10)
+        handled = drain(s)
+        assert [r.offset for r in handled if r.key == "ord-0"] == [0, 1, 2]
+        assert [r.offset for r in handled if r.key == "ord-1"] == [10, 11, 12]
+        assert [r.key for r in handled[:4]] == ["ord-0", "ord-1", "ord-0", "ord-1"]
+
+    def test_held_partitions_are_skipped_and_keep_their_records(self) -> None:
+        """A held partition (a retry not due, an open circuit) is passed over; once released, it resumes in order."""
+        s = scheduler()
+        feed(s, "retry-0", 2)
+        feed(s, "ord-0", 1)
+        key, record = s.next()  # type: ignore[misc]
+        assert key == "retry-0"
+        s.hold("retry-0")  # not due yet: the loop pauses the partition; the record is not done
+        assert s.room("retry-0") == 0
+        assert drain(s) == [Rec("ord-0", 0)]
+        assert s.next() is None
+        s.release("retry-0")
+        assert drain(s) == [record, Rec("retry-0", 1)]
+
+    def test_everything_held_holds_the_priority_lane_too(self) -> None:
+        """With the circuit open the loop holds every partition: nothing is ready, priority included."""
+        s = scheduler()
+        feed(s, "prio-0", 1)
+        feed(s, "ord-0", 1)
+        for key in LANES:
+            s.hold(key)
+        assert s.next() is None
+        s.release("ord-0")
+        assert s.next() == ("ord-0", Rec("ord-0", 0))
+
+    def test_interrupted_record_comes_again(self) -> None:
+        """A record whose handling failed (no done) is the next one again."""
+        s = scheduler()
+        feed(s, "ord-0", 2)
+        assert s.next() == s.next() == ("ord-0", Rec("ord-0", 0))
+
+    def test_capacity_bounds_the_records_held_per_partition(self) -> None:
+        """At most `capacity` records per partition: room() says how many more, add() refuses more."""
+        s = scheduler(capacity=4)
+        feed(s, "ord-0", 3)
+        assert s.room("ord-0") == 1 and s.room("ord-1") == 4
+        with pytest.raises(ValueError):
+            feed(s, "ord-0", 2, start=3)
+
+    def test_a_partition_taken_away_is_forgotten(self) -> None:
+        """After a rebalance took a partition, its records are gone and done() on the old head changes nothing."""
+        s = scheduler()
+        feed(s, "ord-0", 2)
+        key, record = s.next()  # type: ignore[misc]
+        s.forget("ord-0")
+        assert not s.done(key, record)
+        assert s.next() is None and len(s) == 0
+
+    def test_consumer_going_back_replaces_what_it_read_again(self) -> None:
+        """Records at or before one held (a rewind) replace the held ones from there: no record twice."""
+        s = scheduler()
+        feed(s, "ord-0", 3)  # 0, 1, 2
+        feed(s, "ord-0", 3, start=1)  # 1, 2, 3 again from 1
+        assert [r.offset for r in drain(s)] == [0, 1, 2, 3]
+
+    def test_rejects_a_burst_below_one(self) -> None:
+        """A burst of 0 would starve the priority lane instead; the setting refuses it too."""
+        with pytest.raises(ValueError):
+            scheduler(burst=0)
+        with pytest.raises(ValidationError):
+            DeliverySettings(priority_burst=0)
+        assert DeliverySettings().priority_burst == 10

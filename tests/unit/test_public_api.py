@@ -46,6 +46,16 @@ class TestModules:
                 offenders += [f"{path.relative_to(ROOT)}: {n}" for n in names if n.split(".")[0] == "adapters"]
         assert offenders == []
 
+    def test_delivery_never_imports_transport(self) -> None:
+        """gateway/delivery/ does not import gateway/transport/ (the deliver command creates the topics): no cycle."""
+        offenders = []
+        for path in (ROOT / "gateway" / "delivery").rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                    [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+                offenders += [f"{path.relative_to(ROOT)}: {n}" for n in names if n.startswith("gateway.transport")]
+        assert offenders == []
+
     def test_adapters_use_only_the_adapter_api_of_the_core(self) -> None:
         """Adapter modules (simulators and test kits aside) import nothing from gateway but gateway.adapter_api."""
         offenders = []

@@ -1,0 +1,260 @@
+"""The Kafka side of one member's delivery: consume its topics, pick the next record, pause, publish, commit.
+
+One consumer group per member (``oco-deliver-<M>``), so one member's outage or slowness never holds
+another's. The group reads three topics: the priority lane ``oco.deliver.<M>.priority`` (declarations of
+traders M recognises), ``oco.deliver.<M>`` and ``oco.retry.<M>``. Records are handled one at a time per
+member (the national call is the slow part, and one declaration's versions must stay in order); which one
+comes next is :class:`~gateway.delivery.lanes.LaneScheduler`'s rule, asked again before every national
+call, so a priority record that arrives behind a backlog waits for the call in hand only. Each record's
+offset is committed after its outputs were acknowledged (at-least-once; adapters get an idempotency key
+for the duplicates).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+
+import structlog
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaError
+
+from gateway.delivery.lanes import Lane, LaneScheduler
+from gateway.delivery.worker import Decision, InRecord, MemberWorker
+from gateway.topics import deliver_topic, priority_topic, retry_topic
+
+__all__ = ["HELD_PER_PARTITION", "DeliveryLoop"]
+
+log = structlog.get_logger("gateway.delivery")
+
+HELD_PER_PARTITION = 50  # records taken from the consumer and held per partition, at most
+
+
+class DeliveryLoop:
+    """Run one member's worker against Kafka until stopped.
+
+    Args:
+        worker: the member's worker.
+        bootstrap_servers: Kafka address.
+        producer: a started producer shared by the process (acks=all).
+        group_prefix: consumer group is ``<prefix>-<member>``.
+        priority_burst: priority records handled in a row, while ordinary records or retries wait, before
+            one of those gets its turn (``members.<M>.delivery.priority_burst``).
+        observe: called with (member, lane, decision, seconds) after each decided record.
+    """
+
+    def __init__(self, worker: MemberWorker, *, bootstrap_servers: str, producer: AIOKafkaProducer,
+                 group_prefix: str = "oco-deliver", priority_burst: int = 10,
+                 observe: Callable[[str, Lane, Decision, float], None] | None = None) -> None:
+        self.worker = worker
+        self.member = worker.member
+        self._producer = producer
+        self._observe = observe
+        self._bootstrap = bootstrap_servers
+        self._group = f"{group_prefix}-{self.member}"
+        self._burst = priority_burst
+        self._lanes_by_topic = {priority_topic(self.member): Lane.PRIORITY, deliver_topic(self.member): Lane.ORDINARY,
+                                retry_topic(self.member): Lane.RETRY}
+        self._consumer: AIOKafkaConsumer | None = None
+        self._lanes = self._new_scheduler()
+        self._paused_until: dict[TopicPartition, float] = {}
+        self._stopping = asyncio.Event()
+        self.running = False
+
+    @property
+    def topics(self) -> list[str]:
+        """The topics the loop consumes: the priority lane, the delivery topic and the retry topic."""
+        return list(self._lanes_by_topic)
+
+    def lane_of(self, tp: TopicPartition) -> Lane:
+        """Return the lane of one of the loop's partitions.
+
+        Args:
+            tp: a partition of :attr:`topics`.
+        """
+        return self._lanes_by_topic.get(tp.topic, Lane.ORDINARY)
+
+    def _new_scheduler(self) -> LaneScheduler[TopicPartition, ConsumerRecord]:
+        return LaneScheduler(self.lane_of, burst=self._burst, capacity=HELD_PER_PARTITION)
+
+    def _new_consumer(self) -> AIOKafkaConsumer:
+        return AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap, group_id=self._group, client_id=self._group,
+            enable_auto_commit=False, auto_offset_reset="earliest", max_poll_records=HELD_PER_PARTITION,
+            max_partition_fetch_bytes=8 * 1024 * 1024,
+            # A national call may take long; the consumer must not be evicted from its group meanwhile.
+            max_poll_interval_ms=15 * 60 * 1000,
+        )
+
+    async def run(self) -> None:
+        """Consume until :meth:`stop`; a Kafka hiccup is logged and the loop goes on.
+
+        Each run uses a consumer of its own, so a supervisor can call it again after a crash.
+        """
+        self._consumer = self._new_consumer()
+        self._lanes = self._new_scheduler()
+        self._paused_until.clear()
+        await self._consumer.start()
+        self._consumer.subscribe(self.topics, listener=_Revoked(self))
+        self.running = True
+        log.info("delivery_started", member=self.member, adapter=self.worker.adapter.NAME,
+                 priority_burst=self._burst)
+        try:
+            while not self._stopping.is_set():
+                self._resume_due()
+                try:
+                    await self._take_prefetched()
+                    picked = self._lanes.next()
+                    if picked is None:
+                        await self._wait_for_records()
+                        continue
+                except KafkaError as exc:
+                    log.warning("delivery_fetch_error", member=self.member, error=repr(exc))
+                    await asyncio.sleep(1)
+                    continue
+                try:
+                    await self._handle(*picked)
+                except KafkaError as exc:
+                    self._rewind()
+                    log.warning("delivery_kafka_error_rewound", member=self.member, error=repr(exc))
+                    await asyncio.sleep(1)
+        finally:
+            self.running = False
+            await self._consumer.stop()
+
+    def stop(self) -> None:
+        """Ask the loop to finish after the record in hand."""
+        self._stopping.set()
+
+    async def _take_prefetched(self) -> None:
+        """Move records the consumer already fetched into the scheduler, for every partition holding none.
+
+        Only what is in the consumer's memory (``timeout_ms=0``): asked before every national call, so a
+        priority record fetched meanwhile is seen at once.
+        """
+        assert self._consumer is not None
+        for tp in self._consumer.assignment():
+            if tp in self._paused_until or self._lanes.head(tp) is not None:
+                continue
+            found = await self._consumer.getmany(tp, timeout_ms=0, max_records=self._lanes.capacity)
+            self._keep(tp, found.get(tp, []))
+
+    async def _wait_for_records(self) -> None:
+        """Nothing to handle: wait a little for the consumer to fetch records of any partition not paused."""
+        assert self._consumer is not None
+        # Every partition not held is empty here, so no partition can get more than the capacity.
+        found = await self._consumer.getmany(timeout_ms=200, max_records=self._lanes.capacity)
+        for tp, records in found.items():
+            self._keep(tp, records)
+
+    def _keep(self, tp: TopicPartition, records: list[ConsumerRecord]) -> None:
+        assert self._consumer is not None
+        if not records:
+            return
+        room = self._lanes.room(tp)
+        if len(records) > room:  # never drop a record silently: read the rest again later
+            self._consumer.seek(tp, records[room].offset)
+            records = records[:room]
+        self._lanes.add(tp, records)
+
+    def _owns(self, tp: TopicPartition, record: ConsumerRecord) -> bool:
+        """Tell whether ``record`` is still the loop's to finish (its partition was not taken away meanwhile)."""
+        assert self._consumer is not None
+        return tp in self._consumer.assignment() and self._lanes.head(tp) is record
+
+    async def _handle(self, tp: TopicPartition, record: ConsumerRecord) -> None:
+        assert self._consumer is not None
+        lane = self.lane_of(tp)
+        started = time.perf_counter()
+        with structlog.contextvars.bound_contextvars(lane=lane.value):
+            decision = await self.worker.handle(_in_record(record))
+        seconds = time.perf_counter() - started
+        if self._observe:
+            self._observe(self.member, lane, decision, seconds)
+        log.debug("delivery_decided", member=self.member, lane=lane.value, outcome=decision.outcome,
+                  topic=tp.topic, partition=tp.partition, offset=record.offset, seconds=round(seconds, 4))
+        if not self._owns(tp, record):
+            # A rebalance gave the partition away during the call: its new owner handles the record again
+            # (the national system replays it under its idempotency key); publishing here would answer twice.
+            log.info("delivery_partition_revoked_during_call", member=self.member, topic=tp.topic,
+                     partition=tp.partition, offset=record.offset)
+            return
+        if decision.hold_until is not None:
+            if decision.hold_all:
+                self._hold_everything(decision.hold_until)
+            else:
+                self._hold(tp, decision.hold_until)
+            return
+        await _publish_all(self._producer, decision)
+        if not self._owns(tp, record):
+            return
+        await self._consumer.commit({tp: record.offset + 1})
+        self._lanes.done(tp, record)
+
+    def _hold(self, tp: TopicPartition, until: float) -> None:
+        """Pause one partition until ``until``; the record in hand stays first in its queue."""
+        assert self._consumer is not None
+        self._consumer.pause(tp)
+        self._lanes.hold(tp)
+        self._paused_until[tp] = until
+
+    def _hold_everything(self, until: float) -> None:
+        """Pause every partition, the priority lane included (the circuit is open)."""
+        assert self._consumer is not None
+        for tp in self._consumer.assignment():
+            if tp not in self._paused_until:
+                self._hold(tp, until)
+
+    def _resume_due(self) -> None:
+        assert self._consumer is not None
+        now = time.time()
+        assigned = self._consumer.assignment()
+        for tp, until in list(self._paused_until.items()):
+            if until <= now or tp not in assigned:
+                del self._paused_until[tp]
+                self._lanes.release(tp)
+                if tp in assigned:
+                    self._consumer.resume(tp)
+
+    def _rewind(self) -> None:
+        """After a Kafka error: forget the records held and read again from the first one not committed."""
+        assert self._consumer is not None
+        assigned = self._consumer.assignment()
+        for tp, first in self._lanes.heads().items():
+            self._lanes.drop(tp)
+            if tp in assigned:
+                self._consumer.seek(tp, first.offset)
+
+    def _forget(self, partitions: set[TopicPartition]) -> None:
+        """Partitions taken away by a rebalance: drop their records and holds (a new owner reads them)."""
+        for tp in partitions:
+            self._lanes.forget(tp)
+            self._paused_until.pop(tp, None)
+
+
+class _Revoked(ConsumerRebalanceListener):
+    """Tells the loop which partitions a rebalance takes away, before the group hands them out again."""
+
+    def __init__(self, loop: DeliveryLoop) -> None:
+        self._loop = loop
+
+    def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        self._loop._forget(set(revoked))  # noqa: SLF001 - the loop's own listener
+
+    def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        """Nothing to do: the consumer starts each partition at its committed offset."""
+
+
+async def _publish_all(producer: AIOKafkaProducer, decision: Decision) -> None:
+    sends: list[Awaitable[object]] = [
+        await producer.send(o.topic, o.value, key=o.key or None,
+                            headers=[(k, v.encode()) for k, v in o.headers.items()])
+        for o in decision.outputs
+    ]
+    await asyncio.gather(*sends)
+
+
+def _in_record(record: ConsumerRecord) -> InRecord:
+    return InRecord(topic=record.topic, partition=record.partition, offset=record.offset, key=record.key,
+                    value=record.value or b"", headers={k: v.decode("utf-8", "replace") for k, v in record.headers or ()})

@@ -1,0 +1,301 @@
+"""Tests for gateway.delivery.loop against an in-memory consumer: the lane checked between every national call,
+holds, rewinds and rebalances, with no broker."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+import pytest
+from aiokafka import ConsumerRebalanceListener, ConsumerRecord, TopicPartition
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaTimeoutError
+
+from gateway import headers as h
+from gateway.delivery.breaker import CircuitBreaker
+from gateway.delivery.lanes import Lane
+from gateway.delivery.loop import DeliveryLoop
+from gateway.delivery.worker import Decision, MemberWorker
+from gateway.testing import FakeAdapter
+from gateway.topics import deliver_topic, priority_topic, retry_topic
+
+M = "FJ"
+ORD, PRIO, RETRY = (TopicPartition(deliver_topic(M), 0), TopicPartition(priority_topic(M), 0),
+                    TopicPartition(retry_topic(M), 0))
+
+
+def rec(tp: TopicPartition, offset: int, lrn: str, **extra: str) -> ConsumerRecord:
+    headers = {h.TRACKING_ID: lrn, h.PARTICIPANT: "fj-post", h.MEMBER: M, h.LRN: lrn, **extra}
+    return ConsumerRecord(tp.topic, tp.partition, offset, 0, 0, f"fj-post:{lrn}".encode(), b"<declaration/>", None,
+                          0, 0, [(k, v.encode()) for k, v in headers.items()])
+
+
+class FakeConsumer:
+    """Partitions as lists; positions, pauses, commits and a rebalance listener, as aiokafka's consumer has them."""
+
+    def __init__(self, *partitions: TopicPartition) -> None:
+        self.logs: dict[TopicPartition, list[ConsumerRecord]] = {tp: [] for tp in partitions}
+        self.positions = dict.fromkeys(partitions, 0)
+        self.assigned = set(partitions)
+        self.paused: set[TopicPartition] = set()
+        self.committed: dict[TopicPartition, int] = {}
+        self.listener: ConsumerRebalanceListener | None = None
+
+    def append(self, tp: TopicPartition, lrn: str, **extra: str) -> None:
+        self.logs[tp].append(rec(tp, len(self.logs[tp]), lrn, **extra))
+
+    async def start(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
+    def subscribe(self, topics: list[str], listener: ConsumerRebalanceListener) -> None:
+        self.listener = listener
+
+    def assignment(self) -> set[TopicPartition]:
+        return set(self.assigned)
+
+    async def getmany(self, *tps: TopicPartition, timeout_ms: int = 0, max_records: int | None = None):
+        budget = max_records or 500
+        out = {}
+        for tp in tps or sorted(self.assigned):
+            if tp not in self.assigned or tp in self.paused:
+                continue
+            found = self.logs[tp][self.positions[tp]:self.positions[tp] + budget]
+            if found:
+                out[tp] = found
+                self.positions[tp] += len(found)
+                budget -= len(found)
+            if not budget:
+                break
+        if not out and timeout_ms:
+            await asyncio.sleep(0.005)
+        return out
+
+    def pause(self, *tps: TopicPartition) -> None:
+        self.paused.update(tps)
+
+    def resume(self, *tps: TopicPartition) -> None:
+        self.paused.difference_update(tps)
+
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        if tp not in self.assigned:
+            raise IllegalStateError(f"{tp} is not assigned")
+        self.positions[tp] = offset
+
+    async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+        if not set(offsets) <= self.assigned:
+            raise CommitFailedError("not assigned")
+        self.committed.update(offsets)
+
+    def revoke(self, *tps: TopicPartition) -> None:
+        assert self.listener is not None
+        self.listener.on_partitions_revoked(set(tps))
+        self.assigned.difference_update(tps)
+        self.paused.difference_update(tps)
+
+    def assign_again(self, *tps: TopicPartition) -> None:
+        """Give partitions back, positioned at their committed offsets (what a new generation does)."""
+        for tp in tps:
+            self.assigned.add(tp)
+            self.positions[tp] = self.committed.get(tp, 0)
+
+
+class FakeProducer:
+    """Collects what the loop publishes; fails the n-th send when told."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, dict[str, str]]] = []
+        self.fail_at: set[int] = set()
+        self._sends = 0
+
+    async def send(self, topic: str, value: bytes, *, key: bytes | None, headers: list[tuple[str, bytes]]):
+        self._sends += 1
+        if self._sends in self.fail_at:
+            raise KafkaTimeoutError("injected: the broker did not answer")
+        self.sent.append((topic, {k: v.decode() for k, v in headers}))
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
+
+    def answered(self) -> list[str]:
+        return [hd[h.LRN] for topic, hd in self.sent if topic.startswith("oco.reply.")]
+
+
+class HookedAdapter(FakeAdapter):
+    """A fake national system that runs a hook at each call (to make things happen "during" a call)."""
+
+    def __init__(self, hook: Callable[[str], None]) -> None:
+        super().__init__(M, {})
+        self.hook = hook
+
+    async def deliver(self, declaration):  # type: ignore[no-untyped-def]
+        self.hook(declaration.lrn)
+        await asyncio.sleep(0)
+        return await super().deliver(declaration)
+
+
+def make_loop(consumer: FakeConsumer, adapter: FakeAdapter, producer: FakeProducer, *, burst: int = 10,
+              breaker: CircuitBreaker | None = None) -> tuple[DeliveryLoop, list[tuple[Lane, str]]]:
+    observed: list[tuple[Lane, str]] = []
+    worker = MemberWorker(M, adapter, breaker=breaker)
+    loop = DeliveryLoop(worker, bootstrap_servers="unused:9092", producer=producer,  # type: ignore[arg-type]
+                        priority_burst=burst,
+                        observe=lambda member, lane, decision, seconds: observed.append((lane, decision.outcome)))
+    loop._new_consumer = lambda: consumer  # type: ignore[method-assign,assignment]
+    return loop, observed
+
+
+async def run_until(loop: DeliveryLoop, condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    task = asyncio.create_task(loop.run())
+    try:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if task.done():
+                task.result()
+            if time.monotonic() > deadline:
+                pytest.fail("the loop did not get there")
+            await asyncio.sleep(0.002)
+    finally:
+        loop.stop()
+        await asyncio.wait_for(task, 5)
+
+
+class TestDeliveryLoop:
+    async def test_priority_lane_is_checked_between_every_call(self) -> None:
+        """A priority record arriving during a call behind a backlog is the very next one called."""
+        consumer = FakeConsumer(ORD, PRIO, RETRY)
+        for i in range(30):
+            consumer.append(ORD, f"ORD-{i}")
+
+        def hook(lrn: str) -> None:
+            if lrn == "ORD-2":
+                consumer.append(PRIO, "PRIO-1", **{h.LANE: "priority"})
+
+        adapter, producer = HookedAdapter(hook), FakeProducer()
+        loop, observed = make_loop(consumer, adapter, producer)
+        await run_until(loop, lambda: len(producer.answered()) == 31)
+        assert [d.lrn for d in adapter.calls][:5] == ["ORD-0", "ORD-1", "ORD-2", "PRIO-1", "ORD-3"]
+        assert consumer.committed == {ORD: 30, PRIO: 1}
+        assert observed.count((Lane.PRIORITY, "accepted")) == 1
+
+    async def test_records_held_per_partition_are_bounded(self) -> None:
+        """The loop takes at most 50 records of a partition from the consumer at a time."""
+        consumer = FakeConsumer(ORD, PRIO, RETRY)
+        for i in range(500):
+            consumer.append(ORD, f"ORD-{i}")
+        most = 0
+
+        def hook(lrn: str) -> None:
+            nonlocal most
+            most = max(most, consumer.positions[ORD] - consumer.committed.get(ORD, 0))
+
+        adapter, producer = HookedAdapter(hook), FakeProducer()
+        loop, _ = make_loop(consumer, adapter, producer)
+        await run_until(loop, lambda: len(producer.answered()) == 500)
+        assert 0 < most <= 50
+
+    async def test_partition_taken_away_during_a_call_is_neither_answered_nor_committed(self) -> None:
+        """A rebalance during the national call: the record's new owner answers it, not this loop."""
+        consumer = FakeConsumer(ORD, PRIO, RETRY)
+        for i in range(5):
+            consumer.append(ORD, f"ORD-{i}")
+        consumer.append(PRIO, "PRIO-0")
+
+        def hook(lrn: str) -> None:
+            if lrn == "ORD-2":
+                consumer.revoke(ORD)
+
+        adapter, producer = HookedAdapter(hook), FakeProducer()
+        loop, _ = make_loop(consumer, adapter, producer)
+        await run_until(loop, lambda: "PRIO-0" in producer.answered() and "ORD-2" in [d.lrn for d in adapter.calls])
+        await asyncio.sleep(0.05)
+        assert producer.answered() == ["PRIO-0", "ORD-0", "ORD-1"]
+        assert consumer.committed == {PRIO: 1, ORD: 2}
+
+    async def test_partition_given_back_resumes_from_its_committed_offset(self) -> None:
+        """Taken away and given back (a new generation): records are read again from the commit, none twice
+        in a row, none skipped."""
+        consumer = FakeConsumer(ORD, PRIO, RETRY)
+        for i in range(8):
+            consumer.append(ORD, f"ORD-{i}")
+
+        rebalances = [1]
+
+        def hook(lrn: str) -> None:
+            if lrn == "ORD-3" and rebalances:
+                rebalances.pop()
+                consumer.revoke(ORD)
+                consumer.assign_again(ORD)
+
+        adapter, producer = HookedAdapter(hook), FakeProducer()
+        loop, _ = make_loop(consumer, adapter, producer)
+        await run_until(loop, lambda: consumer.committed.get(ORD) == 8)
+        assert [d.lrn for d in adapter.calls] == ["ORD-0", "ORD-1", "ORD-2", "ORD-3", "ORD-3", "ORD-4", "ORD-5",
+                                                  "ORD-6", "ORD-7"]
+        assert producer.answered() == [f"ORD-{i}" for i in range(8)]
+
+    async def test_kafka_error_rewinds_to_the_first_record_not_committed(self) -> None:
+        """A reply the broker does not acknowledge: the record is handled again, nothing after it is lost."""
+        consumer = FakeConsumer(ORD, PRIO, RETRY)
+        for i in range(6):
+            consumer.append(ORD, f"ORD-{i}")
+        adapter, producer = FakeAdapter(M, {}), FakeProducer()
+        producer.fail_at = {3}
+        loop, _ = make_loop(consumer, adapter, producer)
+        await run_until(loop, lambda: consumer.committed.get(ORD) == 6)
+        assert producer.answered() == [f"ORD-{i}" for i in range(6)]
+        assert [d.lrn for d in adapter.calls].count("ORD-2") == 2
+
+    async def test_retry_not_due_pauses_only_its_partition(self) -> None:
+        """A retry waiting for its time holds the retry partition; the lane and ordinary records go on."""
+        consumer = FakeConsumer(ORD, PRIO, RETRY)
+        due = str(int((time.time() + 0.4) * 1000))
+        consumer.append(RETRY, "RETRY-0", **{h.ATTEMPT: "2", h.NOT_BEFORE: due})
+        for i in range(3):
+            consumer.append(ORD, f"ORD-{i}")
+            consumer.append(PRIO, f"PRIO-{i}")
+        adapter, producer = FakeAdapter(M, {}), FakeProducer()
+        loop, observed = make_loop(consumer, adapter, producer)
+        await run_until(loop, lambda: len(producer.answered()) == 7)
+        answered = producer.answered()
+        assert answered[-1] == "RETRY-0" and sorted(answered[:-1]) == sorted(
+            [f"ORD-{i}" for i in range(3)] + [f"PRIO-{i}" for i in range(3)])
+        assert (Lane.RETRY, "held") in observed and consumer.committed[RETRY] == 1
+
+    async def test_open_circuit_pauses_every_partition_the_lane_included(self) -> None:
+        """Once the breaker opens, nothing is called, priority included, until the probe time."""
+        consumer = FakeConsumer(ORD, PRIO, RETRY)
+        for i in range(3):
+            consumer.append(ORD, f"ORD-{i}")
+        adapter, producer = FakeAdapter(M, {}), FakeProducer()
+        adapter.down = True
+        breaker = CircuitBreaker(1, 0.5)
+        loop, observed = make_loop(consumer, adapter, producer, breaker=breaker)
+
+        async def arrive_then_recover() -> None:
+            await asyncio.sleep(0.1)
+            consumer.append(PRIO, "PRIO-0")
+            await asyncio.sleep(0.1)
+            assert consumer.paused == {ORD, PRIO, RETRY}
+            assert [d.lrn for d in adapter.calls] == ["ORD-0"]  # nothing called while open
+            adapter.down = False
+
+        helper = asyncio.create_task(arrive_then_recover())
+        await run_until(loop, lambda: len(producer.answered()) == 3 and helper.done())
+        helper.result()
+        # ORD-0 failed (sent to retry), the probe took the priority record, then the rest.
+        assert [d.lrn for d in adapter.calls][:2] == ["ORD-0", "PRIO-0"]
+        assert (Lane.ORDINARY, "held") in observed
+
+    async def test_decision_kinds_reach_the_observer_with_their_lane(self) -> None:
+        """The observer gets each decision with its lane (the service counts them per lane)."""
+        consumer = FakeConsumer(ORD, PRIO, RETRY)
+        consumer.append(PRIO, "PRIO-0")
+        consumer.append(ORD, "ORD-0")
+        adapter, producer = FakeAdapter(M, {}), FakeProducer()
+        loop, observed = make_loop(consumer, adapter, producer)
+        await run_until(loop, lambda: len(observed) == 2)
+        assert observed == [(Lane.PRIORITY, "accepted"), (Lane.ORDINARY, "accepted")]
+        assert isinstance(Decision(), Decision)
