@@ -129,9 +129,13 @@ class RegistryFeed:
             tps: list[TopicPartition] = []
             for topic in self.topics:
                 parts = self._consumer.partitions_for_topic(topic)
-                if not parts:
+                for _ in range(20):  # a topic just created takes a moment to reach the metadata
+                    if parts:
+                        break
                     await self._consumer._client.force_metadata_update()  # noqa: SLF001 - no public call
                     parts = self._consumer.partitions_for_topic(topic)
+                    if not parts:
+                        await asyncio.sleep(0.25)
                 if not parts:
                     raise BrokerError(f"trusted-trader topic {topic} does not exist: run the gateway (it creates "
                                       "them) or `oco-gateway aeo topics`")
