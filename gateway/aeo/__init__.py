@@ -9,6 +9,7 @@
     feed.py         Kafka: build the registry from oco.aeo.* and keep it current; publish issued events
     issuing.py      what an administration does: issue, suspend, revoke, reinstate, bulk load
     exchange.py     the signed daily snapshot file for MRA partners (CSV or XML), export and import
+    national.py     a member's existing national AEO list (CSV), read for a bulk start
 
 The package depends on the pipeline's parsing stages and on the profiles, never on transport or delivery.
 """

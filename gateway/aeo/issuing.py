@@ -10,7 +10,7 @@ from datetime import date
 from gateway.aeo.signing import SigningKey
 from gateway.aeo.status import CATEGORIES, STATUSES, Address, TraderDetails, TraderStatus, now_stamp, valid_trader_id
 
-__all__ = ["IssueError", "change_status", "grant"]
+__all__ = ["IssueError", "change_status", "grant", "reissue"]
 
 _CHANGES = {  # status -> statuses it may follow
     "granted": {None, "revoked", "expired"},
@@ -92,6 +92,31 @@ def change_status(key: SigningKey, previous: TraderStatus, status: str, *, effec
                       consent=tuple(sorted(set(consent if consent is not None else previous.consent))),
                       details_digest=details.digest(), details=details, signature=None)
     return key.sign(changed)
+
+
+def reissue(key: SigningKey, previous: TraderStatus, *, consent: tuple[str, ...] | None = None) -> TraderStatus:
+    """Return the signed event restating a trader's status with a new consent list, or under a new key.
+
+    Status, category, dates and details stay; the sequence goes one on, so registries take it as the latest.
+    This is how a trader's consent changes (members no longer consented get a tombstone on their details
+    topic), and how an administration re-signs its traders before retiring a key.
+
+    Args:
+        key: the issuing administration's signing key.
+        previous: the trader's latest event, with details (they carry over; without them the new one has none).
+        consent: the new consent list; the previous one by default.
+
+    Raises:
+        IssueError: not this administration's trader.
+    """
+    if previous.issuer != key.member:
+        raise IssueError(f"{previous.trader_id} was certified by {previous.issuer}; {key.member} cannot change it")
+    old = previous.details
+    details = TraderDetails.new(old.name, old.address) if old else TraderDetails.new(None, None)
+    restated = replace(previous, sequence=previous.sequence + 1, issued=now_stamp(),
+                       consent=tuple(sorted(set(consent if consent is not None else previous.consent))),
+                       details_digest=details.digest(), details=details, signature=None)
+    return key.sign(restated)
 
 
 def _check_follows(status: str, previous: TraderStatus | None) -> None:
