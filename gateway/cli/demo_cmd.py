@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 import yaml
 
+from gateway.cli._demo_aeo import make_keys, trusted_traders
 from gateway.cli._demo_cases import Case, make_cases, print_summary
 from gateway.config import load_settings
 from gateway.errors import GatewayError
@@ -29,15 +30,20 @@ _REPO = Path(__file__).resolve().parents[2]
 @click.option("--simulators", "simulators_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=_REPO / "config" / "demo.yaml", show_default=True, help="National simulators to start.")
 @click.option("--count", default=40, show_default=True, help="Valid declarations to submit (bad ones are added).")
-def demo(config_path: Path, simulators_path: Path, count: int) -> None:
+@click.option("--backlog", default=150, show_default=True,
+              help="Ordinary declarations a recognised trader's declaration overtakes (0 skips the AEO part).")
+def demo(config_path: Path, simulators_path: Path, count: int, backlog: int) -> None:
     """Start everything, submit valid, invalid and malformed declarations for several members, and print
-    what became of them: validated, registered by the national system, rejected or dead-lettered."""
+    what became of them: validated, registered by the national system, rejected or dead-lettered. Then
+    members issue trusted-trader statuses, a forged one is refused, and a recognised trader's declaration
+    overtakes a backlog."""
     settings = load_settings(config_path)
     broker = LocalBroker()
     state = broker.state_dir.parent / "demo"
     click.echo(f"starting Kafka ({broker.bootstrap_servers}, state in {broker.state_dir}) ...")
     broker.start()
     cases = make_cases(settings.members, count)
+    trust_store = make_keys(sorted(settings.members), state)
     with ExitStack() as running:
         try:
             for sim in yaml.safe_load(simulators_path.read_text())["simulators"]:
@@ -51,11 +57,14 @@ def demo(config_path: Path, simulators_path: Path, count: int) -> None:
                 click.echo(f"starting the {name} ...")
                 running.enter_context(GatewayProcess(config_path, bootstrap_servers=broker.bootstrap_servers,
                                                      metrics_port=port, log_path=state / f"{command[0]}.log",
-                                                     command=command))
+                                                     command=command,
+                                                     env={"OCO_AEO__TRUST_STORE": str(trust_store)}))
             answers, parked = asyncio.run(_submit_all(broker.bootstrap_servers, cases))
+            unanswered = print_summary(cases, answers, parked, settings.members)
+            if backlog > 0:
+                asyncio.run(trusted_traders(settings, broker.bootstrap_servers, gateway_port, state, backlog))
         except GatewayError as exc:
             raise click.ClickException(str(exc)) from exc
-    unanswered = print_summary(cases, answers, parked, settings.members)
     _print_kcat(broker.bootstrap_servers, cases)
     if unanswered:
         raise click.ClickException(f"{unanswered} submissions got no final answer; logs in {state}")
