@@ -11,7 +11,7 @@ from pathlib import Path
 from bench import BenchError
 from bench.corpus import SizeSummary
 from bench.report import Report, render, write_json
-from bench.runner import Options, machine, run, say
+from bench.runner import PHASES, Options, machine, run, say
 from gateway.errors import GatewayError
 from gateway.ops.logging import configure_logging
 
@@ -20,6 +20,8 @@ _QUICK_SECONDS = 3.0
 _MEMBER_COUNT, _QUICK_MEMBER_COUNT = 150, 20
 _ROUNDS, _QUICK_ROUNDS = 3, 1
 _WARM_UP, _QUICK_WARM_UP = 5, 3
+_LANE_BACKLOG, _QUICK_LANE_BACKLOG = 2000, 300
+_LANE_SAMPLES, _QUICK_LANE_SAMPLES = 10, 3
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -44,6 +46,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "(default 3; 1 with --quick)")
     parser.add_argument("--slow-delay", type=float, default=0.2,
                         help="per-member delivery phase: seconds the slow member (TO) takes per answer (default 0.2)")
+    parser.add_argument("--lane-backlog", type=int,
+                        help="priority-lane phase: ordinary declarations queued ahead of the priority ones (default "
+                             "2000; 300 with --quick; 0 skips the phase)")
+    parser.add_argument("--lane-samples", type=int,
+                        help="priority-lane phase: declarations timed one at a time per lane, idle and behind the "
+                             "backlog (default 10; 3 with --quick)")
+    parser.add_argument("--lane-delay", type=float, default=0.005,
+                        help="priority-lane phase: seconds the fake national system takes per answer (default 0.005)")
+    parser.add_argument("--only", choices=PHASES, action="append",
+                        help="run just this phase (repeatable): gateway (baselines, end-to-end), members (per-member "
+                             "delivery), lanes (priority lane); all by default")
     parser.add_argument("--quick", action="store_true", help="smoke run: small corpus, short latency phase")
     parser.add_argument("--seed", type=int, default=2026, help="corpus seed (default 2026)")
     parser.add_argument("--max-kb", type=float, default=50.0, help="largest declaration in KB (default 50)")
@@ -57,10 +70,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.rounds is None:
         args.rounds = _QUICK_ROUNDS if args.quick else _ROUNDS
     args.warm_up = _QUICK_WARM_UP if args.quick else _WARM_UP
+    if args.lane_backlog is None:
+        args.lane_backlog = _QUICK_LANE_BACKLOG if args.quick else _LANE_BACKLOG
+    if args.lane_samples is None:
+        args.lane_samples = _QUICK_LANE_SAMPLES if args.quick else _LANE_SAMPLES
+    args.only = tuple(args.only) if args.only else PHASES
     if args.count < 1 or args.latency_seconds <= 0 or (args.rate is not None and args.rate <= 0):
         parser.error("--count, --latency-seconds and --rate must be positive")
     if args.member_count < 0 or args.slow_delay < 0 or args.rounds < 1:
         parser.error("--member-count and --slow-delay must not be negative, --rounds must be positive")
+    if args.lane_backlog < 0 or args.lane_samples < 1 or args.lane_delay < 0:
+        parser.error("--lane-backlog and --lane-delay must not be negative, --lane-samples must be positive")
     return args
 
 
@@ -80,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     options = Options(count=args.count, seed=args.seed, max_kb=args.max_kb, rate=args.rate,
                       latency_seconds=args.latency_seconds, state_dir=args.json.parent,
                       member_count=args.member_count, slow_delay=args.slow_delay, warm_up=args.warm_up,
-                      rounds=args.rounds)
+                      rounds=args.rounds, lane_backlog=args.lane_backlog, lane_samples=args.lane_samples,
+                      lane_delay=args.lane_delay, only=args.only)
     failure = None
     try:
         run(options, report)
@@ -91,9 +112,11 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     print(render(report))
     path = write_json(report, args.json)
-    print(f"\nsaved to {path}; the gateway's log is in {options.state_dir / 'gateway.log'}"
-          + (", the per-member phase's logs (members-gateway.log, deliver.log, asycuda-*.log) next to it"
-             if options.member_count else ""))
+    logs = (["the gateway's log is in " + str(options.state_dir / "gateway.log")] if "gateway" in options.only else [])
+    if options.member_count and "members" in options.only:
+        logs.append("the per-member phase's logs (members-gateway.log, deliver.log, asycuda-*.log) in "
+                    + str(options.state_dir))
+    print(f"\nsaved to {path}" + ("; " + ", ".join(logs) if logs else ""))
     if failure is not None:
         print(f"\nBENCHMARK FAILED: {failure}", file=sys.stderr)
         return 1

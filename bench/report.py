@@ -11,13 +11,15 @@ from typing import Any
 
 from bench.corpus import SizeSummary
 
-__all__ = ["ALONE", "WITH_SLOW", "Latency", "Measurement", "Report", "neighbour_ratios", "percentile", "ratio",
+__all__ = ["ALONE", "LANE", "WITH_SLOW", "Latency", "Measurement", "Report", "neighbour_ratios", "percentile", "ratio",
            "render", "spread", "to_json", "write_json"]
 
 # Keys of the per-member delivery measurements, prefix + member code: ALONE (runs where only the fast members
 # had work), WITH_SLOW (runs where the slow member had work too).
 ALONE = "members_alone_"
 WITH_SLOW = "members_slow_"
+# Keys of the priority-lane measurements: LANE + priority_idle, ordinary_idle, priority_backlog, ordinary_backlog.
+LANE = "lane_"
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -143,6 +145,9 @@ class Report:
             (keys ``ALONE`` or ``WITH_SLOW`` + member code); decl/s there is registered per second.
         member_runs: fast member -> (slow member busy?, registered per second) of each run, in order.
         member_notes: how to read them, printed under their table.
+        lanes: the priority-lane phase, one measurement per lane and condition (keys ``LANE`` + ...); their
+            latency is from publication to the final reply.
+        lane_notes: how to read them.
     """
 
     command: str
@@ -153,6 +158,8 @@ class Report:
     members: list[Measurement] = field(default_factory=list)
     member_runs: dict[str, list[tuple[bool, float]]] = field(default_factory=dict)
     member_notes: list[str] = field(default_factory=list)
+    lanes: list[Measurement] = field(default_factory=list)
+    lane_notes: list[str] = field(default_factory=list)
 
     def get(self, key: str) -> Measurement | None:
         """Return the measurement with this key, if taken.
@@ -180,6 +187,16 @@ class Report:
         slow = {x.key.removeprefix(WITH_SLOW): x.rate for x in self.members if x.key.startswith(WITH_SLOW)}
         return {m: ratio(slow[m], alone[m]) for m in alone if m in slow}
 
+    def lane_ratios(self) -> dict[str, float | None]:
+        """Return, per lane, the p50 latency behind the backlog ÷ the p50 latency with the member idle.
+
+        Near 1 for the priority lane: the backlog costs a recognised declaration nothing but the call in hand.
+        Only lanes measured both ways.
+        """
+        found = {x.key.removeprefix(LANE): x.latency for x in self.lanes if x.latency is not None}
+        return {lane: ratio(found[f"{lane}_backlog"].p50_ms, found[f"{lane}_idle"].p50_ms)
+                for lane in ("priority", "ordinary") if f"{lane}_backlog" in found and f"{lane}_idle" in found}
+
 
 def render(report: Report) -> str:
     """Return the report as the table ``make bench`` prints.
@@ -191,16 +208,19 @@ def render(report: Report) -> str:
     lines = [
         f"oco-gateway benchmark: {m.get('cpus')} CPUs, Python {m.get('python')}, Kafka {m.get('kafka')}",
         f"command: {report.command}",
-        f"corpus: {c.count} declarations, {c.min_items}-{c.max_items} goods items, "
-        f"{c.min_kb:.1f} / {c.median_kb:.1f} / {c.max_kb:.1f} KB (min / median / max), {c.total_mb:.1f} MB in all",
-        "",
-        f"{'measurement':<46}{'decl/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}  {'n':>6}{'seconds':>9}",
-        "-" * 98,
     ]
-    lines += [_row(x) for x in report.measurements]
-    lines += ["", "ratios (end-to-end throughput ÷ baseline throughput):"]
-    for name, value in report.ratios().items():
-        lines.append(f"  {name:<24}" + _ratio_cell(value))
+    if report.measurements or c.count:  # not with --only members / lanes
+        lines += [
+            f"corpus: {c.count} declarations, {c.min_items}-{c.max_items} goods items, "
+            f"{c.min_kb:.1f} / {c.median_kb:.1f} / {c.max_kb:.1f} KB (min / median / max), {c.total_mb:.1f} MB in all",
+            "",
+            f"{'measurement':<46}{'decl/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}  {'n':>6}{'seconds':>9}",
+            "-" * 98,
+        ]
+        lines += [_row(x) for x in report.measurements]
+        lines += ["", "ratios (end-to-end throughput ÷ baseline throughput):"]
+        for name, value in report.ratios().items():
+            lines.append(f"  {name:<24}" + _ratio_cell(value))
     if report.members or report.member_notes:
         lines += ["", "per-member delivery (decl/s here: registered per second, from submit to the 'accepted' reply):",
                   f"{'measurement':<46}{'decl/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}  {'n':>6}{'seconds':>9}",
@@ -220,6 +240,17 @@ def render(report: Report) -> str:
                          + (f"; the runs without it within ±{noise:.0%}" if noise is not None else ""))
         if report.member_notes:
             lines += ["", "reading them:"] + [f"  {note}" for note in report.member_notes]
+    if report.lanes:
+        lines += ["", "priority lane (latency: publication on the member's delivery topic or its priority lane → "
+                      "final reply):",
+                  f"{'measurement':<46}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}  {'n':>6}", "-" * 80]
+        lines += [_lane_row(x) for x in report.lanes]
+        lane_ratios = report.lane_ratios()
+        if lane_ratios:
+            lines += ["", "latency behind the backlog ÷ latency with the member idle (p50, same run):"]
+            lines += [f"  {lane:<24}" + _ratio_cell(value) for lane, value in lane_ratios.items()]
+        if report.lane_notes:
+            lines += ["", "reading them:"] + [f"  {note}" for note in report.lane_notes]
     notes = [(x.label, x.note) for x in report.measurements + report.members if x.note]
     if notes:
         lines += ["", "how each figure was taken:"]
@@ -234,6 +265,12 @@ def _row(x: Measurement) -> str:
     lat = x.latency
     cells = (f"{lat.p50_ms:>9.2f}{lat.p99_ms:>9.2f}{lat.max_ms:>9.2f}" if lat else f"{'':>27}")
     return f"{x.label:<46}{x.rate:>9.1f}{cells}  {x.count:>6}{x.seconds:>9.2f}"
+
+
+def _lane_row(x: Measurement) -> str:
+    lat = x.latency
+    cells = f"{lat.p50_ms:>9.2f}{lat.p99_ms:>9.2f}{lat.max_ms:>9.2f}" if lat else f"{'':>27}"
+    return f"{x.label:<46}{cells}  {x.count:>6}"
 
 
 def _ratio_cell(value: float | None) -> str:
@@ -257,6 +294,9 @@ def to_json(report: Report) -> dict[str, Any]:
         "isolation": report.isolation(),
         "member_runs": report.member_runs,
         "member_notes": report.member_notes,
+        "lanes": {x.key: {**asdict(x), "rate": x.rate} for x in report.lanes},
+        "lane_ratios": report.lane_ratios(),
+        "lane_notes": report.lane_notes,
     }
 
 

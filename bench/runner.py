@@ -1,5 +1,5 @@
-"""Run every phase in order (corpus, baseline b, broker, baseline a, end-to-end, per-member delivery) and collect
-the report."""
+"""Run every phase in order (corpus, baseline b, broker, baseline a, end-to-end, per-member delivery, priority
+lane) and collect the report."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from bench.end_to_end import latency, throughput
 from bench.kafka_io import (Outgoing, ReplyCollector, new_tracking_id, produce_all, quiet_kafka_client,
                             read_tracking_ids)
 from bench.network import MEMBERS, PARTICIPANTS, write_network
+from bench.priority import LANE_MEMBER, LanePlan, lane_phase
 from bench.probes import Probe, describe_interval
 from bench.report import Report
 from gateway.config import GatewaySettings, load_settings
@@ -34,7 +35,9 @@ from gateway.profiles import ProfileRegistry
 from gateway.topics import deliver_topic, reply_topic, submit_topic
 from gateway.transport.topics import ensure_topics
 
-__all__ = ["Options", "run"]
+__all__ = ["PHASES", "Options", "run"]
+
+PHASES = ("gateway", "members", "lanes")  # what --only may pick
 
 _RATE_CAP = 500.0  # decl/s: the latency phase measures an unsaturated gateway, not a second throughput test
 
@@ -54,6 +57,10 @@ class Options:
         slow_delay: seconds the slow member's national system takes before each answer.
         warm_up: declarations per member sent untimed before that phase's first burst.
         rounds: that phase's runs with the slow member busy, each between two runs without.
+        lane_backlog: ordinary declarations queued for the priority-lane phase; 0 skips it.
+        lane_samples: priority-lane phase: declarations timed one at a time per lane and condition.
+        lane_delay: priority-lane phase: seconds the fake national system takes per answer.
+        only: run just these phases (of :data:`PHASES`); all by default.
     """
 
     count: int
@@ -66,6 +73,10 @@ class Options:
     slow_delay: float = 0.2
     warm_up: int = 5
     rounds: int = 3
+    lane_backlog: int = 0
+    lane_samples: int = 10
+    lane_delay: float = 0.005
+    only: tuple[str, ...] = PHASES
 
 
 def say(message: str) -> None:
@@ -101,14 +112,19 @@ def run(options: Options, report: Report | None = None, command: str = "") -> Re
         BenchError: a phase could not measure (outputs missing, rejections, stalls).
         BrokerError, GatewayError: the broker or the gateway did not start.
     """
-    say(f"generating {options.count} declarations (seed {options.seed}, at most {options.max_kb:g} KB) ...")
-    corpus = generate_corpus(options.count, seed=options.seed, max_kb=options.max_kb)
-    sizes = SizeSummary.of(corpus)
+    gateway_phases = "gateway" in options.only
+    corpus: list[Declaration] = []
+    if gateway_phases:
+        say(f"generating {options.count} declarations (seed {options.seed}, at most {options.max_kb:g} KB) ...")
+        corpus = generate_corpus(options.count, seed=options.seed, max_kb=options.max_kb)
+        sizes = SizeSummary.of(corpus)
+        say(f"corpus: {sizes.min_kb:.1f} / {sizes.median_kb:.1f} / {sizes.max_kb:.1f} KB (min / median / max), "
+            f"{sizes.total_mb:.1f} MB")
+    else:
+        sizes = SizeSummary(0, 0, 0, 0, 0, 0, 0)
     if report is None:
         report = Report(command, machine(), sizes)
     report.corpus = sizes
-    say(f"corpus: {sizes.min_kb:.1f} / {sizes.median_kb:.1f} / {sizes.max_kb:.1f} KB (min / median / max), "
-        f"{sizes.total_mb:.1f} MB")
     with tempfile.TemporaryDirectory(prefix="oco-bench-") as tmp:
         port, controller_port, metrics_port = free_ports(3)
         broker = LocalBroker(Path(tmp) / "kafka", port=port, controller_port=controller_port)
@@ -116,18 +132,20 @@ def run(options: Options, report: Report | None = None, command: str = "") -> Re
                                group_id=f"oco-bench-{uuid.uuid4().hex[:12]}")
         settings = load_settings(config)
         registry = ProfileRegistry.load([settings.profiles_dir])
-        # Before the broker starts, so the JVM takes no CPU from the in-process baseline.
-        say("baseline (b): parse + validate in this process ...")
-        report.measurements.append(parse_validate(corpus, settings, registry))
-        report.measurements.append(full_pipeline(corpus, settings, registry))
+        if gateway_phases:
+            # Before the broker starts, so the JVM takes no CPU from the in-process baseline.
+            say("baseline (b): parse + validate in this process ...")
+            report.measurements.append(parse_validate(corpus, settings, registry))
+            report.measurements.append(full_pipeline(corpus, settings, registry))
         say(f"starting Kafka {KAFKA_VERSION} on {broker.bootstrap_servers} ...")
         try:
             broker.start(timeout=120)
-            gateway = GatewayProcess(config, bootstrap_servers=broker.bootstrap_servers, metrics_port=metrics_port,
-                                     log_path=options.state_dir / "gateway.log")
-            gateway.log_path.unlink(missing_ok=True)  # the log of this run only
-            asyncio.run(_terminable(_kafka_phases(report, options, corpus, settings, broker, gateway)))
-            if options.member_count > 0:
+            if gateway_phases:
+                gateway = GatewayProcess(config, bootstrap_servers=broker.bootstrap_servers,
+                                         metrics_port=metrics_port, log_path=options.state_dir / "gateway.log")
+                gateway.log_path.unlink(missing_ok=True)  # the log of this run only
+                asyncio.run(_terminable(_kafka_phases(report, options, corpus, settings, broker, gateway)))
+            if options.member_count > 0 and "members" in options.only:
                 say(f"per-member delivery: {' and '.join(FAST)}, then {SLOW} too (+{options.slow_delay:g} s per "
                     f"answer), behind ASYCUDA World simulators; {2 * options.rounds + 1} runs of "
                     f"{options.member_count} declarations per fast member ...")
@@ -136,6 +154,12 @@ def run(options: Options, report: Report | None = None, command: str = "") -> Re
                                   log_dir=options.state_dir, rounds=options.rounds)
                 asyncio.run(_terminable(members_phase(report, plan, broker, Path(tmp) / "members.yaml",
                                                       int(report.machine.get("cpus") or 1))))
+            if options.lane_backlog > 0 and "lanes" in options.only:
+                say(f"priority lane: {LANE_MEMBER}'s worker in this process, a fake national system answering after "
+                    f"{options.lane_delay * 1000:g} ms; {options.lane_samples} declarations per lane idle, then "
+                    f"{options.lane_samples} priority ones behind {options.lane_backlog} ordinary ...")
+                lanes = LanePlan(backlog=options.lane_backlog, samples=options.lane_samples, delay=options.lane_delay)
+                asyncio.run(_terminable(lane_phase(report, lanes, broker.bootstrap_servers, Path(tmp) / "lanes.yaml")))
         finally:
             say("stopping Kafka ...")
             broker.stop()

@@ -15,9 +15,11 @@ from bench.delivery import FAST, RATE_LIMIT, SLOW, interleave
 from bench.kafka_io import SeenReplies
 from bench.members import Sent, member_figures, one_at_a_time, outlasted, pooled, slow_share
 from bench.network import DELIVERY_MEMBERS, MEMBERS, allowed_pairs, delivery_participant, write_delivery_network
+from bench.priority import LANE_MEMBER, TimedFakeAdapter, calls_ahead, lane_catalog, write_lane_network
 from bench.probes import CpuSnapshot, DeliveryCounters, GatewayCounters, describe_cores, machine_seconds
-from bench.report import (ALONE, WITH_SLOW, Latency, Measurement, Report, neighbour_ratios, percentile, ratio, render,
-                          spread, to_json, write_json)
+from bench.report import (ALONE, LANE, WITH_SLOW, Latency, Measurement, Report, neighbour_ratios, percentile, ratio,
+                          render, spread, to_json, write_json)
+from bench.runner import PHASES
 from gateway.config import GatewaySettings, load_settings
 from gateway.delivery.service import DeliveryService
 from gateway.ops.metrics import DeliveryMetrics, GatewayMetrics
@@ -323,3 +325,53 @@ class TestPerMemberDelivery:
         for bad in (["--member-count", "-1"], ["--rounds", "0"]):
             with pytest.raises(SystemExit):
                 parse_args(bad)
+
+
+class TestPriorityLanePhase:
+    def test_lane_ratios_table_and_json(self, tmp_path: Path) -> None:
+        """Behind the backlog ÷ idle, per lane, from the p50s; shown in the table and saved in the JSON."""
+        lanes = [Measurement(LANE + "priority_idle", "priority idle", 5, 0.1, Latency.of([0.020] * 5)),
+                 Measurement(LANE + "ordinary_idle", "ordinary idle", 5, 0.1, Latency.of([0.020] * 5)),
+                 Measurement(LANE + "priority_backlog", "priority behind", 5, 0.15, Latency.of([0.030] * 5)),
+                 Measurement(LANE + "ordinary_backlog", "ordinary backlog", 100, 10.0, Latency.of([5.0] * 100))]
+        report = Report("c", {}, SizeSummary(0, 0, 0, 0, 0, 0, 0), lanes=lanes, lane_notes=["in-process worker"])
+        assert report.lane_ratios() == {"priority": pytest.approx(1.5), "ordinary": pytest.approx(250)}
+        table = render(report)
+        assert "priority lane" in table and "(150.0%)" in table and "in-process worker" in table
+        assert "corpus:" not in table  # --only lanes: no gateway section
+        data = json.loads(write_json(report, tmp_path / "latest.json").read_text())
+        assert data["lane_ratios"]["priority"] == pytest.approx(1.5)
+        assert data["lanes"][LANE + "ordinary_backlog"]["rate"] == 10.0
+
+    def test_no_lane_phase_no_section(self) -> None:
+        """--lane-backlog 0: no priority-lane section, no ratios."""
+        report = Report("c", {}, SizeSummary(1, 1, 1, 1, 1, 1, 1), [Measurement("parse_validate", "pv", 10, 1.0)])
+        assert report.lane_ratios() == {} and "priority lane" not in render(report)
+
+    def test_calls_ahead_counts_calls_begun_after_publication(self) -> None:
+        """Calls begun before publication (the one in flight included) do not count; later ones do."""
+        calls = ["a", "b", "c", "p", "d"]
+        assert calls_ahead(calls, "p", before=2) == 1
+        assert calls_ahead(calls, "p", before=3) == 0
+        with pytest.raises(ValueError):
+            calls_ahead(calls, "never", before=0)
+
+    def test_lane_options(self) -> None:
+        """2000 queued and 10 samples by default, 300 and 3 with --quick; 0 skips; --only picks phases."""
+        full, quick = parse_args([]), parse_args(["--quick"])
+        assert (full.lane_backlog, full.lane_samples, full.lane_delay, full.only) == (2000, 10, 0.005, PHASES)
+        assert (quick.lane_backlog, quick.lane_samples) == (300, 3)
+        assert parse_args(["--only", "lanes"]).only == ("lanes",)
+        assert parse_args(["--only", "lanes", "--only", "members"]).only == ("lanes", "members")
+        for bad in (["--lane-backlog", "-1"], ["--lane-samples", "0"], ["--only", "everything"]):
+            with pytest.raises(SystemExit):
+                parse_args(bad)
+
+    def test_lane_network_is_accepted_by_the_delivery_service(self, tmp_path: Path) -> None:
+        """The phase's network loads; its one member's worker has the timed fake adapter and the burst asked for."""
+        path = write_lane_network(tmp_path / "lanes.yaml", bootstrap_servers="127.0.0.1:1", delay=0.005, burst=7)
+        settings = load_settings(path)
+        assert settings.members[LANE_MEMBER].delivery.priority_burst == 7
+        service = DeliveryService(settings, catalog=lane_catalog())
+        assert isinstance(service.workers[0].adapter, TimedFakeAdapter)
+        assert "oco.deliver.MH.priority" in service.topics
