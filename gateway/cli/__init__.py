@@ -7,6 +7,7 @@ from importlib.metadata import entry_points
 import click
 
 from gateway import __version__
+from gateway.cli.aeo_cmd import aeo
 from gateway.cli.broker_cmd import broker
 from gateway.cli.deliver_cmd import deliver
 from gateway.cli.demo_cmd import demo
@@ -26,7 +27,7 @@ def main() -> None:
     """Integration gateway of the Pacific customs network (OCO)."""
 
 
-for command in (broker, deliver, demo, dlq, run, submit, validate):
+for command in (aeo, broker, deliver, demo, dlq, run, submit, validate):
     main.add_command(command)
 
 
