@@ -288,3 +288,37 @@ class TestRoundTrip:
             assert "0 published, 3 already in the registry" in net.ok("import", backup, config=fresh)
         finally:
             broker.stop()
+
+
+class TestRotation:
+    def test_resign_under_a_new_key_then_retire_the_old_one(self, net: Net) -> None:
+        """A new key beside the old one; ``resign`` restates every trader under it (details kept); once the old
+        key is retired, the registry still holds every trader, and the old key signs nothing more."""
+        trust_file = net.root / "trust.yaml"
+        original = trust_file.read_text()
+        try:
+            old = ["--member", "WF", "--key", net.key("WF")]
+            net.ok("issue", *old, "--trader", "WF0000201", "--category", "AEOC", "--expiry", EXPIRY,
+                   "--name", "Futuna Copra", "--consent", "PF")
+            made = CliRunner().invoke(main, ["aeo", "keygen", "--member", "WF", "--key-id", "WF-2",
+                                             "--out", str(net.keys)])
+            trust = yaml.safe_load(original)
+            trust["WF"] += yaml.safe_load(made.stdout)["WF"]
+            trust_file.write_text(yaml.safe_dump(trust))
+
+            new = ["--member", "WF", "--key", str(net.keys / "WF-2.json")]
+            signed_by_old = [t["trader_id"] for t in net.listed("--member", "WF") if t["key_id"] == "WF-1"]
+            assert "WF0000201" in signed_by_old
+            assert f"would re-sign {len(signed_by_old)} trader(s)" in net.ok("resign", *new, "--dry-run")
+            assert f"re-signed {len(signed_by_old)} trader(s) of WF with key WF-2" in net.ok("resign", *new)
+            shown = net.show("WF0000201", "PF")
+            assert (shown["key_id"], shown["sequence"], shown["name"]) == ("WF-2", 2, "Futuna Copra")
+            assert "re-signed 0" in net.ok("resign", *new)
+
+            trust["WF"][0]["retired"] = True
+            trust_file.write_text(yaml.safe_dump(trust))
+            assert {t["key_id"] for t in net.listed("--member", "WF")} == {"WF-2"}
+            assert net.show("WF0000201", "WF")["name"] == "Futuna Copra"
+            assert "retired" in net.refused("suspend", *old, "--trader", "WF0000201", code=2)
+        finally:
+            trust_file.write_text(original)
