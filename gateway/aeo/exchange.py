@@ -275,8 +275,12 @@ def write_snapshot_files(path: Path, data: bytes, signature: FileSignature) -> P
     sig_path = signature_path(path)
     for target, content in ((path, data), (sig_path, signature.to_json().encode("utf-8"))):
         tmp = target.with_name(f".{target.name}.tmp{os.getpid()}")
-        tmp.write_bytes(content)
-        os.replace(tmp, target)
+        try:
+            tmp.write_bytes(content)
+            os.replace(tmp, target)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise OSError(exc.errno, f"cannot write {target}: {exc.strerror or exc}") from None
     return sig_path
 
 
