@@ -15,7 +15,7 @@ from gateway import headers as h
 from gateway.delivery.breaker import CircuitBreaker
 from gateway.delivery.lanes import Lane
 from gateway.delivery.loop import DeliveryLoop
-from gateway.delivery.worker import Decision, MemberWorker
+from gateway.delivery.worker import MemberWorker
 from gateway.testing import FakeAdapter
 from gateway.topics import deliver_topic, priority_topic, retry_topic
 
@@ -298,4 +298,3 @@ class TestDeliveryLoop:
         loop, observed = make_loop(consumer, adapter, producer)
         await run_until(loop, lambda: len(observed) == 2)
         assert observed == [(Lane.PRIORITY, "accepted"), (Lane.ORDINARY, "accepted")]
-        assert isinstance(Decision(), Decision)
