@@ -64,21 +64,22 @@ def grant(key: SigningKey, *, trader_id: str, category: str, effective: date, ex
 
 
 def change_status(key: SigningKey, previous: TraderStatus, status: str, *, effective: date | None = None,
-                  consent: tuple[str, ...] | None = None) -> TraderStatus:
+                  consent: tuple[str, ...] | None = None, drop_details: bool = False) -> TraderStatus:
     """Return the signed event moving a trader to a new status, keeping its category, dates and details.
 
     Args:
         key: the issuing administration's signing key.
         previous: the trader's latest event, as this administration's registry holds it (with details,
-            so they carry over; without them the new event has none).
+            so they carry over).
         status: suspended, revoked, reinstated or expired (or granted again, through :func:`grant`).
         effective: when the change takes effect (default: the previous effective date for a reinstatement,
             today otherwise).
         consent: a new consent list; the previous one by default.
+        drop_details: accept a ``previous`` without name and address (the new event then has none).
 
     Raises:
-        IssueError: not this administration's trader, or a change its rules forbid (reinstating what was
-            never suspended, suspending what is revoked...).
+        IssueError: not this administration's trader, a change its rules forbid (reinstating what was never
+            suspended, suspending what is revoked...), or no details to carry over (unless ``drop_details``).
     """
     if status not in STATUSES:
         raise IssueError(f"status must be one of {', '.join(STATUSES)}, not {status!r}")
@@ -86,6 +87,9 @@ def change_status(key: SigningKey, previous: TraderStatus, status: str, *, effec
         raise IssueError(f"{previous.trader_id} was certified by {previous.issuer}; {key.member} cannot change it")
     _check_follows(status, previous)
     old = previous.details
+    if old is None and not drop_details:
+        raise IssueError(f"the registry holds no name and address for {previous.trader_id} (read it as "
+                         f"{key.member}, whose details topic has them); the new event would carry none")
     details = TraderDetails.new(old.name, old.address) if old else TraderDetails.new(None, None)
     changed = replace(previous, status=status, sequence=previous.sequence + 1, issued=now_stamp(),
                       effective=effective or (date.today() if status != "reinstated" else max(previous.effective, date.today())),

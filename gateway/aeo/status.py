@@ -78,8 +78,20 @@ class TraderDetails:
 
     @staticmethod
     def new(name: str | None, address: Address | None) -> TraderDetails:
-        """Return details with a fresh salt."""
-        return TraderDetails(name, address, secrets.token_hex(16))
+        """Return details with a fresh salt, values cleaned as the XML will carry them.
+
+        Surrounding blanks are dropped and a blank name or postcode counts as absent: the digest is made
+        over exactly what a reader will read back, or the signature would not verify.
+
+        Raises:
+            ValueError: an address without a line, a city or a country.
+        """
+        if address is not None:
+            line, city, country = address.line.strip(), address.city.strip(), address.country.strip()
+            if not (line and city and country):
+                raise ValueError("an address needs a line, a city and a country")
+            address = Address(line, city, country, (address.postcode or "").strip() or None)
+        return TraderDetails((name or "").strip() or None, address, secrets.token_hex(16))
 
     def digest(self) -> str:
         """Return the hex SHA-256 of the canonical form of name, address and salt."""

@@ -257,3 +257,20 @@ class TestKeys:
         with pytest.raises(ConfigError) as err:
             load_signing_key()
         assert FJ.to_json().split('"private_key": "')[1][:20] not in str(err.value)
+
+
+class TestCleanValues:
+    def test_blank_and_padded_values_still_verify_after_a_round_trip(self, reader: EventReader) -> None:
+        """What is signed is what a reader reads back: blanks around values and a blank name or postcode
+        do not break the signature."""
+        event = grant(FJ, trader_id="FJ42", category="AEOC", effective=TODAY, expiry=TODAY + timedelta(days=9),
+                      name="  ", address=Address(" 1 Quay ", " Suva", "FJ", postcode=""), consent=("NZ",))
+        back = reader.read(write_event(event))
+        trust().verify(back)
+        assert back.details.name is None and back.details.address == Address("1 Quay", "Suva", "FJ", None)
+
+    def test_a_change_never_silently_drops_name_and_address(self) -> None:
+        public = granted().public()
+        with pytest.raises(IssueError, match="no name and address"):
+            change_status(FJ, public, "suspended")
+        assert change_status(FJ, public, "suspended", drop_details=True).details.name is None
