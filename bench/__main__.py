@@ -22,6 +22,8 @@ _ROUNDS, _QUICK_ROUNDS = 3, 1
 _WARM_UP, _QUICK_WARM_UP = 5, 3
 _LANE_BACKLOG, _QUICK_LANE_BACKLOG = 2000, 300
 _LANE_SAMPLES, _QUICK_LANE_SAMPLES = 10, 3
+_AEO_TRADERS, _QUICK_AEO_TRADERS = 100_000, 3000
+_AEO_SAMPLES, _QUICK_AEO_SAMPLES = 50, 10
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -54,9 +56,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "backlog (default 10; 3 with --quick)")
     parser.add_argument("--lane-delay", type=float, default=0.005,
                         help="priority-lane phase: seconds the fake national system takes per answer (default 0.005)")
+    parser.add_argument("--aeo-traders", type=int,
+                        help="trusted-trader phase: traders in the registry that is loaded and weighed (default "
+                             f"{_AEO_TRADERS}; {_QUICK_AEO_TRADERS} with --quick; 0 skips the phase)")
+    parser.add_argument("--aeo-samples", type=int,
+                        help="trusted-trader phase: statuses timed from issue to every registry (default "
+                             f"{_AEO_SAMPLES}; {_QUICK_AEO_SAMPLES} with --quick)")
     parser.add_argument("--only", choices=PHASES, action="append",
                         help="run just this phase (repeatable): gateway (baselines, end-to-end), members (per-member "
-                             "delivery), lanes (priority lane); all by default")
+                             "delivery), lanes (priority lane), aeo (trusted-trader registry and propagation); all by "
+                             "default")
     parser.add_argument("--quick", action="store_true", help="smoke run: small corpus, short latency phase")
     parser.add_argument("--seed", type=int, default=2026, help="corpus seed (default 2026)")
     parser.add_argument("--max-kb", type=float, default=50.0, help="largest declaration in KB (default 50)")
@@ -74,6 +83,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.lane_backlog = _QUICK_LANE_BACKLOG if args.quick else _LANE_BACKLOG
     if args.lane_samples is None:
         args.lane_samples = _QUICK_LANE_SAMPLES if args.quick else _LANE_SAMPLES
+    if args.aeo_traders is None:
+        args.aeo_traders = _QUICK_AEO_TRADERS if args.quick else _AEO_TRADERS
+    if args.aeo_samples is None:
+        args.aeo_samples = _QUICK_AEO_SAMPLES if args.quick else _AEO_SAMPLES
+    if args.aeo_traders < 0 or args.aeo_samples < 1:
+        parser.error("--aeo-traders must not be negative, --aeo-samples must be positive")
     args.only = tuple(args.only) if args.only else PHASES
     if args.count < 1 or args.latency_seconds <= 0 or (args.rate is not None and args.rate <= 0):
         parser.error("--count, --latency-seconds and --rate must be positive")
@@ -101,7 +116,8 @@ def main(argv: list[str] | None = None) -> int:
                       latency_seconds=args.latency_seconds, state_dir=args.json.parent,
                       member_count=args.member_count, slow_delay=args.slow_delay, warm_up=args.warm_up,
                       rounds=args.rounds, lane_backlog=args.lane_backlog, lane_samples=args.lane_samples,
-                      lane_delay=args.lane_delay, only=args.only)
+                      lane_delay=args.lane_delay, only=args.only, aeo_traders=args.aeo_traders,
+                      aeo_samples=args.aeo_samples)
     failure = None
     try:
         run(options, report)

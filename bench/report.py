@@ -148,6 +148,8 @@ class Report:
         lanes: the priority-lane phase, one measurement per lane and condition (keys ``LANE`` + ...); their
             latency is from publication to the final reply.
         lane_notes: how to read them.
+        aeo: the trusted-trader phase: registry load (rate: traders/s) and propagation (latency), each
+            beside its bare Kafka baseline.
     """
 
     command: str
@@ -160,6 +162,7 @@ class Report:
     member_notes: list[str] = field(default_factory=list)
     lanes: list[Measurement] = field(default_factory=list)
     lane_notes: list[str] = field(default_factory=list)
+    aeo: list[Measurement] = field(default_factory=list)
 
     def get(self, key: str) -> Measurement | None:
         """Return the measurement with this key, if taken.
@@ -251,7 +254,13 @@ def render(report: Report) -> str:
             lines += [f"  {lane:<24}" + _ratio_cell(value) for lane, value in lane_ratios.items()]
         if report.lane_notes:
             lines += ["", "reading them:"] + [f"  {note}" for note in report.lane_notes]
-    notes = [(x.label, x.note) for x in report.measurements + report.members if x.note]
+    if report.aeo:
+        lines += ["", "trusted traders (registry load: rate = traders/s; propagation: aeo issue → every registry "
+                      "shows it):",
+                  f"{'measurement':<46}{'per s':>9}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}  {'n':>6}{'seconds':>9}",
+                  "-" * 98]
+        lines += [_row(x) for x in report.aeo]
+    notes = [(x.label, x.note) for x in report.measurements + report.members + report.aeo if x.note]
     if notes:
         lines += ["", "how each figure was taken:"]
         lines += [f"  {label}: {note}" for label, note in notes]
@@ -297,6 +306,7 @@ def to_json(report: Report) -> dict[str, Any]:
         "lanes": {x.key: {**asdict(x), "rate": x.rate} for x in report.lanes},
         "lane_ratios": report.lane_ratios(),
         "lane_notes": report.lane_notes,
+        "aeo": {x.key: {**asdict(x), "rate": x.rate} for x in report.aeo},
     }
 
 

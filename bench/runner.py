@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from bench import BenchError
+from bench.aeo import ISSUERS as AEO_ISSUERS
+from bench.aeo import AeoFigures, propagation, registry_load, write_aeo_network
 from bench.baselines import consume_only, full_pipeline, parse_validate
 from bench.corpus import Declaration, SizeSummary, generate_corpus
 from bench.delivery import FAST, SLOW, MemberPlan, members_phase
@@ -28,6 +30,8 @@ from bench.network import MEMBERS, PARTICIPANTS, write_network
 from bench.priority import LANE_MEMBER, LanePlan, lane_phase
 from bench.probes import Probe, describe_interval
 from bench.report import Report
+from gateway.aeo.feed import aeo_topic_names
+from gateway.aeo.signing import SigningKey
 from gateway.config import GatewaySettings, load_settings
 from gateway.ops.broker import KAFKA_VERSION, LocalBroker, free_ports
 from gateway.ops.process import GatewayProcess
@@ -37,7 +41,7 @@ from gateway.transport.topics import ensure_topics
 
 __all__ = ["PHASES", "Options", "run"]
 
-PHASES = ("gateway", "members", "lanes")  # what --only may pick
+PHASES = ("gateway", "members", "lanes", "aeo")  # what --only may pick
 
 _RATE_CAP = 500.0  # decl/s: the latency phase measures an unsaturated gateway, not a second throughput test
 
@@ -61,6 +65,8 @@ class Options:
         lane_samples: priority-lane phase: declarations timed one at a time per lane and condition.
         lane_delay: priority-lane phase: seconds the fake national system takes per answer.
         only: run just these phases (of :data:`PHASES`); all by default.
+        aeo_traders: traders in the trusted-trader registry phase; 0 skips the AEO phases.
+        aeo_samples: status changes timed from issue to every registry.
     """
 
     count: int
@@ -77,6 +83,8 @@ class Options:
     lane_samples: int = 10
     lane_delay: float = 0.005
     only: tuple[str, ...] = PHASES
+    aeo_traders: int = 100_000
+    aeo_samples: int = 50
 
 
 def say(message: str) -> None:
@@ -160,10 +168,35 @@ def run(options: Options, report: Report | None = None, command: str = "") -> Re
                     f"{options.lane_samples} priority ones behind {options.lane_backlog} ordinary ...")
                 lanes = LanePlan(backlog=options.lane_backlog, samples=options.lane_samples, delay=options.lane_delay)
                 asyncio.run(_terminable(lane_phase(report, lanes, broker.bootstrap_servers, Path(tmp) / "lanes.yaml")))
+            if options.aeo_traders > 0 and "aeo" in options.only:
+                asyncio.run(_terminable(_aeo_phases(report, options, config, broker)))
         finally:
             say("stopping Kafka ...")
             broker.stop()
     return report
+
+
+async def _aeo_phases(report: Report, options: Options, config: Path, broker: LocalBroker) -> None:
+    """Registry load and size, then propagation with declarations flowing through a gateway of its own."""
+    keys = {m: SigningKey.generate(m) for m in AEO_ISSUERS}
+    settings = load_settings(write_aeo_network(config.with_name("aeo.yaml"), config, keys))
+    with quiet_kafka_client():
+        await ensure_topics(settings, aeo_topic_names(settings.aeo_issuers, settings.members), compacted=True)
+    figures = AeoFigures()
+    try:
+        await registry_load(settings, keys, options.aeo_traders, figures, say)
+        gateway = GatewayProcess(config.with_name("aeo.yaml"), bootstrap_servers=broker.bootstrap_servers,
+                                 metrics_port=free_ports(1)[0], log_path=options.state_dir / "aeo-gateway.log")
+        gateway.log_path.unlink(missing_ok=True)
+        say("AEO propagation: starting a gateway with the trust store (it loads the registry first) ...")
+        await asyncio.to_thread(gateway.start, 900)
+        try:
+            await propagation(settings, keys, gateway.metrics_port, options.aeo_samples, 100.0, figures, say)
+        finally:
+            await asyncio.to_thread(gateway.stop)
+    finally:
+        report.aeo += figures.measurements
+        report.diagnostics.update(figures.diagnostics)
 
 
 async def _terminable(phases: Coroutine[Any, Any, None]) -> None:

@@ -375,3 +375,36 @@ class TestPriorityLanePhase:
         service = DeliveryService(settings, catalog=lane_catalog())
         assert isinstance(service.workers[0].adapter, TimedFakeAdapter)
         assert "oco.deliver.MH.priority" in service.topics
+
+
+class TestTrustedTraderPhase:
+    def test_aeo_section_table_and_json(self, tmp_path: Path) -> None:
+        """The trusted-trader figures get a section of their own, their notes and their JSON entries."""
+        report = Report("python -m bench --only aeo", {"cpus": 2}, SizeSummary(0, 0, 0, 0, 0, 0, 0))
+        report.aeo += [Measurement("aeo_registry_load", "AEO registry load (100 traders)", 100, 0.5, note="verified"),
+                       Measurement("aeo_propagation", "AEO issue → all 4 registries show it", 3, 0.06,
+                                   Latency.of([0.01, 0.02, 0.03]))]
+        text = render(report)
+        assert "trusted traders" in text and "AEO registry load (100 traders)" in text and "200.0" in text
+        assert "verified" in text
+        data = json.loads(write_json(report, tmp_path / "r.json").read_text())
+        assert data["aeo"]["aeo_propagation"]["latency"]["p50_ms"] == pytest.approx(20.0)
+
+    def test_aeo_options(self) -> None:
+        assert "aeo" in PHASES
+        quick = parse_args(["--quick"])
+        assert (quick.aeo_traders, quick.aeo_samples) == (3000, 10)
+        assert parse_args(["--aeo-traders", "0"]).aeo_traders == 0
+        with pytest.raises(SystemExit):
+            parse_args(["--aeo-samples", "0"])
+
+    def test_aeo_network_copies_the_base_and_adds_the_trust_store(self, tmp_path: Path) -> None:
+        from bench.aeo import write_aeo_network
+        from bench.network import write_network
+        from gateway.aeo.signing import SigningKey, TrustStore
+
+        base = write_network(tmp_path / "base.yaml", bootstrap_servers="127.0.0.1:1", group_id="g")
+        keys = {"FJ": SigningKey.generate("FJ")}
+        settings = load_settings(write_aeo_network(tmp_path / "aeo.yaml", base, keys))
+        assert settings.kafka.group_id == "g" and set(settings.members) == set(MEMBERS)
+        assert TrustStore.from_settings(settings.aeo).members() == ["FJ"]
