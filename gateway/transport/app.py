@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -18,7 +19,7 @@ from gateway.aeo.intake import EventReader
 from gateway.aeo.recognition import RecognitionPolicy
 from gateway.aeo.registry import AeoRegistry
 from gateway.aeo.signing import TrustStore
-from gateway.aeo.status import valid_trader_id
+from gateway.aeo.status import TraderStatus, valid_trader_id
 from gateway.config import GatewaySettings
 from gateway.errors import ConfigError
 from gateway.ops.metrics import GatewayMetrics
@@ -180,11 +181,9 @@ def build_app(settings: GatewaySettings, registry: ProfileRegistry,
     )
 
 
-def describe_status(status: Any, recognition: RecognitionPolicy, members: list[str]) -> dict[str, Any]:
+def describe_status(status: TraderStatus, recognition: RecognitionPolicy, members: list[str]) -> dict[str, Any]:
     """Return what ``GET /aeo/<trader>`` answers: the public view, validity, who recognises it, and the name
     and address only when this process's registry holds them (a member's own view)."""
-    from datetime import UTC, datetime
-
     active = status.active_on(datetime.now(UTC).date())
     body: dict[str, Any] = {
         "trader_id": status.trader_id, "category": status.category, "status": status.status,
