@@ -98,6 +98,25 @@ class ParticipantSettings(_Strict):
     """A system that submits declarations: a trader, a broker, a post office, a member's own system."""
 
     name: str
+    acts_for: tuple[str, ...] | None = Field(
+        None, description="trader ids (EORI-like, e.g. FJ0012345) it may name as declarant or representative; "
+                          "a trailing * matches a prefix (FJ*), * alone matches any; unset: not bound (warned)")
+
+    @field_validator("acts_for")
+    @classmethod
+    def _patterns(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        for pattern in value or ():
+            if not re.fullmatch(r"\*|[A-Z0-9]{1,35}\*?", pattern):
+                raise ValueError(f"acts_for entry {pattern!r} must be a trader id such as FJ0012345, a prefix such "
+                                 "as FJ*, or * for any")
+        return value
+
+    def may_act_for(self, trader_id: str) -> bool:
+        """Tell whether this participant may name ``trader_id`` as declarant or representative."""
+        if self.acts_for is None:
+            return True
+        return any(p == "*" or p == trader_id or (p.endswith("*") and trader_id.startswith(p[:-1]))
+                   for p in self.acts_for)
 
 
 class MemberSettings(_Strict):

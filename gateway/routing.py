@@ -28,5 +28,6 @@ class RoutingFields:
     function_code: str  # 9 original, 13 amendment or cancellation
     type_code: str | None = None
     declarant: str | None = None
+    representative: str | None = None  # Declaration/Agent/ID: who acts in the declarant's name
     declaration_id: str | None = None  # customs reference, once registered
     aeo_holders: tuple[AeoHolder, ...] = ()

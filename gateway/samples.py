@@ -21,7 +21,7 @@ _NSMAP: dict[Any, str] = {"md": _MD, None: _DEC, "ds": _DS}  # None: DEC is the 
 
 def make_declaration(*, member: str, lrn: str, declarant: str | None = None, items: int = 1,
                      aeo: Sequence[tuple[str, str]] = (), function_code: str = "9", type_code: str = "IMA",
-                     seed: int | None = None) -> bytes:
+                     seed: int | None = None, representative: str | None = None) -> bytes:
     """Return an OCO declaration (MetaData + Declaration) as UTF-8 bytes.
 
     Imports (type codes not starting with ``EX``) bring goods from abroad and pay duty, excise and VAT;
@@ -38,6 +38,7 @@ def make_declaration(*, member: str, lrn: str, declarant: str | None = None, ite
         function_code: ``9`` original or ``13`` amendment (which also gets a customs ``ID``).
         type_code: declaration type, 3 letters (``IMA``, ``EXA``...).
         seed: makes the output reproducible; None draws a fresh one.
+        representative: the id of a representative acting for the declarant (``Agent``); none by default.
 
     Raises:
         ValueError: ``items`` is outside 1..999.
@@ -78,6 +79,9 @@ def make_declaration(*, member: str, lrn: str, declarant: str | None = None, ite
         info = _el(dec, "AdditionalInformation")
         _el(info, "StatementDescription", "Invoice value corrected after supplier credit note")
         _el(info, "StatementTypeCode", "AES")
+    if representative:
+        _el(_el(dec, "Agent"), "ID", representative)
+    if function_code == "13":
         _el(_el(dec, "Amendment"), "ChangeReasonCode", "32")
     for trader_id, category in aeo:
         holder = _el(dec, "AuthorisationHolder")

@@ -53,6 +53,10 @@ def make_cases(members: dict[str, MemberSettings], count: int) -> list[Case]:
                       make_declaration(member=other, lrn="DEMO-NOT-MINE", items=1, seed=9)))
     cases.append(Case(participant, "ZZ", "unknown member",
                       make_declaration(member="ZZ", lrn="DEMO-NOWHERE", items=1, seed=10)))
+    # A broker naming a declarant that never mandated it (acts_for in the network file).
+    cases.append(Case(participant, member, "not mandated",
+                      make_declaration(member=member, lrn="DEMO-NOT-MANDATED", items=1, seed=11,
+                                       declarant="XX0000001")))
     return cases
 
 

@@ -16,7 +16,7 @@ from gateway.profiles.descriptor import RoutingPaths
 __all__ = ["RoutingReader"]
 
 _REQUIRED = ("member", "lrn", "function_code")
-_OPTIONAL = ("type_code", "declarant", "declaration_id")
+_OPTIONAL = ("type_code", "declarant", "representative", "declaration_id")
 
 
 class RoutingReader:

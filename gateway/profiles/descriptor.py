@@ -39,6 +39,7 @@ class RoutingPaths(_Strict):
     function_code: str = Field(min_length=1)
     type_code: str | None = None
     declarant: str | None = None
+    representative: str | None = None
     declaration_id: str | None = None
     wco_version: str | None = None
     aeo_holders: AeoHolderPaths | None = None

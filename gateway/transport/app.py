@@ -127,6 +127,11 @@ def build_app(settings: GatewaySettings, registry: ProfileRegistry,
         metrics.aeo_loaded.set(1)
         metrics.aeo_traders.set(len(aeo))
 
+    unbound = sorted(p for p, s in settings.participants.items() if s.acts_for is None)
+    if unbound:
+        log.warning("participants_not_bound", participants=unbound,
+                    hint="set participants.<id>.acts_for: they may name any declarant or representative")
+
     async def mark_ready() -> None:
         ready["ok"] = True
         metrics.up.set(1)

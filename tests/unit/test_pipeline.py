@@ -119,6 +119,38 @@ class TestAuthorizer:
         with pytest.raises(NotAllowed, match=r"'ZZ'.*FJ"):
             Authorizer(settings)(self.routed("fj-post", "ZZ"))
 
+    def test_declarant_and_representative_must_be_mandated(self, settings) -> None:
+        """fj-post acts for FJ* traders only: another country's declarant or representative is refused, each
+        with its own issue pointing at the element; its own traders pass."""
+        s = self.routed("fj-post", "FJ")
+        s.routing = RoutingFields(member="FJ", lrn="L", function_code="9", declarant="FJ0000001")
+        assert Authorizer(settings)(s) is s
+        s.routing = RoutingFields(member="FJ", lrn="L", function_code="9", declarant="WS0000001",
+                                  representative="AU77")
+        with pytest.raises(NotAllowed) as info:
+            Authorizer(settings)(s)
+        assert [(i.code, i.path) for i in info.value.issues] == [
+            ("OCO-NOT-MANDATED", "Declaration/Declarant/ID"), ("OCO-NOT-MANDATED", "Declaration/Agent/ID")]
+        assert "WS0000001" in info.value.issues[0].message
+
+    def test_end_to_end_a_representative_is_read_and_checked(self, pipeline: Pipeline) -> None:
+        """The representative (Declaration/Agent/ID) is extracted by the profile and checked like the declarant."""
+        ok = make_declaration(member="FJ", lrn="L-REP-1", declarant="FJ0000009", representative="FJ0000010", seed=2)
+        outputs, rejection = pipeline(submission(ok, "fj-post"))
+        assert rejection is None
+        bad = make_declaration(member="FJ", lrn="L-REP-2", declarant="FJ0000009", representative="NZ0000010", seed=2)
+        outputs, rejection = pipeline(submission(bad, "fj-post"))
+        assert rejection is not None and [i.code for i in rejection.issues] == ["OCO-NOT-MANDATED"]
+        assert read_response(outputs[0].value).issues[0].code == "OCO-NOT-MANDATED"
+
+    def test_acts_for_patterns_are_checked_at_load(self, tmp_path) -> None:
+        from gateway.errors import ConfigError
+
+        path = tmp_path / "n.yaml"
+        path.write_text("participants: {p1: {name: P, acts_for: ['fj 12']}}\n")
+        with pytest.raises(ConfigError, match="participants.p1.acts_for"):
+            load_settings(path)
+
 
 class TestTrackingId:
     def test_submitters_id_is_kept(self) -> None:
