@@ -254,7 +254,7 @@ async def standalone(traders: int, samples: int, rate: float, state_dir: Path) -
     keys = {m: SigningKey.generate(m) for m in ISSUERS}
     with tempfile.TemporaryDirectory(prefix="oco-bench-aeo-") as tmp:
         port, controller, metrics_port = free_ports(3)
-        broker = LocalBroker(Path(tmp) / "kafka", port=port, controller_port=controller)
+        broker = LocalBroker(Path(tmp) / "kafka", port=port, controller_port=controller, insecure=True)
         broker.start(timeout=120)
         try:
             base = write_network(Path(tmp) / "base.yaml", bootstrap_servers=broker.bootstrap_servers,

@@ -135,7 +135,7 @@ def run(options: Options, report: Report | None = None, command: str = "") -> Re
     report.corpus = sizes
     with tempfile.TemporaryDirectory(prefix="oco-bench-") as tmp:
         port, controller_port, metrics_port = free_ports(3)
-        broker = LocalBroker(Path(tmp) / "kafka", port=port, controller_port=controller_port)
+        broker = LocalBroker(Path(tmp) / "kafka", port=port, controller_port=controller_port, insecure=True)
         config = write_network(Path(tmp) / "network.yaml", bootstrap_servers=broker.bootstrap_servers,
                                group_id=f"oco-bench-{uuid.uuid4().hex[:12]}")
         settings = load_settings(config)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from gateway.errors import ConfigError
@@ -47,8 +47,16 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+_SECURITY_PROTOCOL = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+
+
 class KafkaSettings(_Strict):
-    """How the gateway reaches the Kafka cluster."""
+    """How this process reaches the Kafka cluster, and as whom.
+
+    Each process runs as one identity (``username``); its password comes from the environment
+    (``OCO_KAFKA__PASSWORD``), a file (``password_file``, a mounted Secret) or ``secrets_dir/<username>``, never
+    from the network file. ``gateway.kafka_security`` turns these settings into client options.
+    """
 
     bootstrap_servers: str = "127.0.0.1:9092"
     client_id: str = "oco-gateway"
@@ -57,6 +65,46 @@ class KafkaSettings(_Strict):
     batch_timeout_ms: int = Field(50, ge=1, le=10_000)
     partitions: int = Field(3, ge=1, description="partitions of the topics the gateway creates")
     replication_factor: int = Field(1, ge=1)
+    security_protocol: _SECURITY_PROTOCOL | None = Field(
+        None, description="default: SASL_* with a username, *_SSL with an ssl_* file, else PLAINTEXT")
+    sasl_mechanism: Literal["SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN"] = "SCRAM-SHA-256"
+    username: str | None = Field(None, min_length=1, description="this process's identity (SASL user name)")
+    password: SecretStr | None = Field(None, description="from OCO_KAFKA__PASSWORD only, never the file")
+    password_file: Path | None = Field(None, description="file holding the password (a mounted Secret)")
+    secrets_dir: Path | None = Field(None, description="folder of password files named after identities")
+    ssl_cafile: Path | None = Field(None, description="CA certificates (PEM) the broker's certificate must chain to")
+    ssl_certfile: Path | None = Field(None, description="client certificate (PEM), for brokers requiring mTLS")
+    ssl_keyfile: Path | None = Field(None, description="the client certificate's private key (PEM)")
+    allow_insecure: bool = Field(False, description="production: accept a connection that is not both encrypted "
+                                 "and authenticated")
+
+    @property
+    def protocol(self) -> str:
+        """The security protocol in effect: ``security_protocol``, else derived from the other settings."""
+        if self.security_protocol is not None:
+            return self.security_protocol
+        tls = any(f is not None for f in (self.ssl_cafile, self.ssl_certfile, self.ssl_keyfile))
+        return ("SASL_" if self.username else "") + ("SSL" if tls else "PLAINTEXT")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> KafkaSettings:
+        if self.protocol.startswith("SASL_") and not self.username:
+            raise ValueError(f"security_protocol {self.protocol} needs kafka.username (OCO_KAFKA__USERNAME)")
+        if (self.ssl_certfile is None) != (self.ssl_keyfile is None):
+            raise ValueError("ssl_certfile and ssl_keyfile go together (the client certificate and its key)")
+        return self
+
+    def secure_enough(self) -> str | None:
+        """Say what is unsafe about this connection (not encrypted, not authenticated), or None when it is both."""
+        protocol = self.protocol
+        problems = []
+        if not protocol.endswith("SSL"):
+            problems.append("not encrypted")
+        if not protocol.startswith("SASL_") and not (protocol == "SSL" and self.ssl_certfile):
+            problems.append("not authenticated")
+        if protocol.startswith("SASL_") and self.sasl_mechanism == "PLAIN" and not protocol.endswith("SSL"):
+            problems.append("sends the password in clear (PLAIN)")
+        return " and ".join(problems) or None
 
 
 class MetricsSettings(_Strict):
@@ -209,6 +257,7 @@ class GatewaySettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="OCO_", env_nested_delimiter="__", extra="forbid", frozen=True)
 
+    environment: Literal["development", "production"] = "development"
     kafka: KafkaSettings = KafkaSettings()
     metrics: MetricsSettings = MetricsSettings()
     gateway: LimitsSettings = LimitsSettings()
@@ -244,7 +293,16 @@ class GatewaySettings(BaseSettings):
                     f"members.{code}.submitters names {', '.join(unknown)}, not declared under participants"
                 )
         self._check_aeo()
+        self._check_production()
         return self
+
+    def _check_production(self) -> None:
+        unsafe = self.kafka.secure_enough()
+        if self.environment == "production" and unsafe and not self.kafka.allow_insecure:
+            raise ValueError(
+                f"environment is production, but the connection to Kafka ({self.kafka.protocol}) is {unsafe}: use "
+                "kafka.security_protocol SASL_SSL with kafka.username and its password (OCO_KAFKA__PASSWORD or "
+                "kafka.password_file), or set kafka.allow_insecure (OCO_KAFKA__ALLOW_INSECURE=true) to accept it")
 
     def _check_aeo(self) -> None:
         members = set(self.members)
@@ -309,6 +367,12 @@ def load_settings(path: str | Path | None = None) -> GatewaySettings:
         if loaded is not None and not isinstance(loaded, dict):
             raise ConfigError(f"configuration file {path} must hold a mapping at the top level")
         data = loaded or {}
+        kafka = data.get("kafka")
+        if isinstance(kafka, dict) and "password" in kafka:
+            raise ConfigError(
+                f"configuration file {path}: kafka.password must not be written in the network file (it travels in "
+                "ConfigMaps and repositories); give it as OCO_KAFKA__PASSWORD, or point kafka.password_file at a "
+                "mounted Secret")
     try:
         return GatewaySettings(**data)
     except ValidationError as exc:

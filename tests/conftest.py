@@ -21,7 +21,8 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     a broken broker setup behind a green run.
     """
     port, controller_port = free_ports(2)
-    broker = LocalBroker(tmp_path_factory.mktemp("kafka-state"), port=port, controller_port=controller_port)
+    broker = LocalBroker(tmp_path_factory.mktemp("kafka-state"), port=port, controller_port=controller_port,
+                         insecure=True)
     failure = None
     try:
         broker.start(timeout=120)  # generous: a loaded 2-core CI machine starts the JVM slowly

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -79,6 +80,7 @@ class RegistryFeed:
         registry: the registry to fill.
         reader: reads and checks each event (the declarations' reading stages).
         bootstrap_servers: Kafka address.
+        security: the client's security options (``gateway.kafka_security.client_options``).
         issuers: whose public topics to read (members and partners).
         client_id: Kafka client id.
         park: publish refused events to ``oco.dlq`` (the gateway does; other readers only count them).
@@ -88,12 +90,13 @@ class RegistryFeed:
     """
 
     def __init__(self, registry: AeoRegistry, reader: EventReader, *, bootstrap_servers: str,
-                 issuers: Sequence[str], client_id: str = "oco-aeo", park: bool = False,
+                 security: Mapping[str, Any] | None = None, issuers: Sequence[str], client_id: str = "oco-aeo", park: bool = False,
                  audit_group: str | None = None, observe: Callable[[Observed], None] | None = None,
                  max_message_bytes: int = 1024 * 1024) -> None:
         self.registry = registry
         self._reader = reader
         self._bootstrap = bootstrap_servers
+        self._security = dict(security or {})
         self.topics = [aeo_topic(i) for i in issuers]
         if registry.viewer is not None:
             self.topics += [aeo_details_topic(i, registry.viewer) for i in issuers]
@@ -121,7 +124,8 @@ class RegistryFeed:
         started = time.perf_counter()
         self._started = started
         self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._bootstrap, client_id=self._client_id, group_id=self._audit_group,
+            bootstrap_servers=self._bootstrap, **self._security, client_id=self._client_id,
+            group_id=self._audit_group,
             enable_auto_commit=False, auto_offset_reset="earliest", fetch_max_wait_ms=50,
             max_partition_fetch_bytes=self._max_bytes * 2)
         try:
@@ -147,7 +151,7 @@ class RegistryFeed:
                 for tp in tps:
                     self._audited[tp] = await self._consumer.committed(tp) or 0
             if self._park:
-                self._producer = AIOKafkaProducer(bootstrap_servers=self._bootstrap, acks="all",
+                self._producer = AIOKafkaProducer(bootstrap_servers=self._bootstrap, **self._security, acks="all",
                                                   enable_idempotence=True, max_request_size=self._max_bytes + 65536)
                 await self._producer.start()
         except KafkaError as exc:

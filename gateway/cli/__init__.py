@@ -12,6 +12,7 @@ from gateway.cli.broker_cmd import broker
 from gateway.cli.deliver_cmd import deliver
 from gateway.cli.demo_cmd import demo
 from gateway.cli.dlq_cmd import dlq
+from gateway.cli.provision_cmd import provision_command
 from gateway.cli.run_cmd import run
 from gateway.cli.submit_cmd import submit
 from gateway.cli.validate_cmd import validate
@@ -27,7 +28,7 @@ def main() -> None:
     """Integration gateway of the Pacific customs network (OCO)."""
 
 
-for command in (aeo, broker, deliver, demo, dlq, run, submit, validate):
+for command in (aeo, broker, deliver, demo, dlq, provision_command, run, submit, validate):
     main.add_command(command)
 
 

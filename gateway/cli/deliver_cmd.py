@@ -11,6 +11,7 @@ import click
 from gateway.config import load_settings
 from gateway.delivery.service import DeliveryService
 from gateway.errors import BrokerError, ConfigError
+from gateway.kafka_security import client_options
 from gateway.ops.http import ops_server
 from gateway.ops.logging import configure_logging
 from gateway.transport.topics import ensure_topics
@@ -30,6 +31,7 @@ def deliver(config_path: str | None, members: tuple[str, ...], metrics_port: int
         settings = load_settings(config_path)
         configure_logging(settings.log_format, settings.log_level)
         service = DeliveryService(settings, members or None)
+        client_options(settings.kafka)  # the password and TLS files are readable, or exit 2 now
     except ConfigError as exc:
         click.echo(f"oco-gateway: {exc}", err=True)
         sys.exit(2)

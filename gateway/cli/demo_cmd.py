@@ -38,7 +38,7 @@ def demo(config_path: Path, simulators_path: Path, count: int, backlog: int) -> 
     members issue trusted-trader statuses, a forged one is refused, and a recognised trader's declaration
     overtakes a backlog."""
     settings = load_settings(config_path)
-    broker = LocalBroker()
+    broker = LocalBroker(insecure=True)
     state = broker.state_dir.parent / "demo"
     click.echo(f"starting Kafka ({broker.bootstrap_servers}, state in {broker.state_dir}) ...")
     broker.start()

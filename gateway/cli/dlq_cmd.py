@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any, NamedTuple
 
 import click
 
 from gateway import headers as h
 from gateway.config import load_settings
 from gateway.errors import BrokerError, ConfigError
+from gateway.kafka_security import client_options
 from gateway.transport.dlq import ParkedMessage, read_parked, replay
 
 __all__ = ["dlq"]
@@ -21,11 +23,17 @@ __all__ = ["dlq"]
 @click.option("--bootstrap-servers", help="Kafka address; overrides the configuration.")
 @click.pass_context
 def dlq(ctx: click.Context, config_path: str | None, bootstrap_servers: str | None) -> None:
-    """Inspect and replay the dead-letter topic (oco.dlq)."""
+    """Inspect and replay the dead-letter topic (oco.dlq), as an identity allowed to read it (an operator's)."""
     try:
-        ctx.obj = bootstrap_servers or load_settings(config_path).kafka.bootstrap_servers
+        kafka = load_settings(config_path).kafka
+        ctx.obj = _Kafka(bootstrap_servers or kafka.bootstrap_servers, client_options(kafka))
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+class _Kafka(NamedTuple):
+    bootstrap: str
+    security: dict[str, Any]
 
 
 def _select(messages: list[ParkedMessage], refs: tuple[str, ...], stage: str | None,
@@ -52,9 +60,9 @@ def _filters(f):  # noqa: ANN001, ANN202 - decorator plumbing
 @_filters
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @click.pass_obj
-def list_(bootstrap: str, refs: tuple[str, ...], stage: str | None, tracking_id: str | None, as_json: bool) -> None:
+def list_(kafka: _Kafka, refs: tuple[str, ...], stage: str | None, tracking_id: str | None, as_json: bool) -> None:
     """List parked messages: where they came from, at which stage and why."""
-    messages = _select(_read(bootstrap), refs, stage, tracking_id)
+    messages = _select(_read(kafka), refs, stage, tracking_id)
     for m in messages:
         hd = m.headers
         row = {"ref": m.ref, "time": m.timestamp.isoformat(timespec="seconds"), "stage": hd.get(h.DLQ_STAGE, ""),
@@ -76,25 +84,25 @@ def list_(bootstrap: str, refs: tuple[str, ...], stage: str | None, tracking_id:
 @click.option("--all", "everything", is_flag=True, help="Replay every selected message (needed without filters).")
 @click.option("--dry-run", is_flag=True, help="Say what would be replayed, send nothing.")
 @click.pass_obj
-def replay_(bootstrap: str, refs: tuple[str, ...], stage: str | None, tracking_id: str | None, everything: bool,
+def replay_(kafka: _Kafka, refs: tuple[str, ...], stage: str | None, tracking_id: str | None, everything: bool,
             dry_run: bool) -> None:
     """Publish parked messages again to the topic they failed on (after the cause was fixed)."""
     if not (refs or stage or tracking_id or everything):
         raise click.UsageError("choose what to replay: --ref, --stage, --tracking-id, or --all")
-    chosen = _select(_read(bootstrap), refs, stage, tracking_id)
+    chosen = _select(_read(kafka), refs, stage, tracking_id)
     for m in chosen:
         click.echo(f"{'would replay' if dry_run else 'replaying'} {m.ref} → {m.origin}")
     if dry_run:
         return
     try:
-        sent = asyncio.run(replay(bootstrap, chosen))
+        sent = asyncio.run(replay(kafka.bootstrap, chosen, security=kafka.security))
     except (BrokerError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"replayed {sent} message(s)")
 
 
-def _read(bootstrap: str) -> list[ParkedMessage]:
+def _read(kafka: _Kafka) -> list[ParkedMessage]:
     try:
-        return asyncio.run(read_parked(bootstrap))
+        return asyncio.run(read_parked(kafka.bootstrap, security=kafka.security))
     except BrokerError as exc:
         raise click.ClickException(str(exc)) from exc

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
 from gateway.config import load_settings
 from gateway.errors import ConfigError, GatewayError, Rejection
+from gateway.kafka_security import acting_as, client_options
 from gateway.pipeline.context import Submission
 from gateway.pipeline.extract import extract_routing
 from gateway.pipeline.identify import ProfileSelector
@@ -32,15 +34,20 @@ __all__ = ["submit"]
               help="Wait for the national system's answer (accepted or rejected), not only the gateway's.")
 def submit(files: tuple[Path, ...], participant: str, config_path: str | None,
            bootstrap_servers: str | None, timeout: float, final: bool) -> None:
-    """Publish FILES to oco.submit.<PARTICIPANT> and print each reply; exit 1 if any is rejected or missing."""
+    """Publish FILES to oco.submit.<PARTICIPANT> and print each reply; exit 1 if any is rejected or missing.
+
+    On a secured broker it connects as PARTICIPANT (OCO_KAFKA__USERNAME, default the participant id) with
+    its password (OCO_KAFKA__PASSWORD, OCO_KAFKA__PASSWORD_FILE or OCO_KAFKA__SECRETS_DIR/<id>).
+    """
     try:
         settings = load_settings(config_path)
+        security = client_options(acting_as(settings.kafka, participant))
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
     bootstrap = bootstrap_servers or settings.kafka.bootstrap_servers
     keyer = _Keyer(ProfileRegistry.load([settings.profiles_dir]), settings.gateway.max_message_bytes)
     try:
-        ok = asyncio.run(_submit(bootstrap, participant, files, keyer, timeout, final))
+        ok = asyncio.run(_submit(bootstrap, security, participant, files, keyer, timeout, final))
     except GatewayError as exc:
         raise click.ClickException(str(exc)) from exc
     sys.exit(0 if ok else 1)
@@ -63,9 +70,9 @@ class _Keyer:
         return f"{participant}:{submission.routing.lrn}".encode()
 
 
-async def _submit(bootstrap: str, participant: str, files: tuple[Path, ...], keyer: _Keyer, timeout: float,
-                  final: bool) -> bool:
-    async with ParticipantClient(bootstrap, participant) as client:
+async def _submit(bootstrap: str, security: dict[str, Any], participant: str, files: tuple[Path, ...],
+                  keyer: _Keyer, timeout: float, final: bool) -> bool:
+    async with ParticipantClient(bootstrap, participant, security=security) as client:
         sent: dict[str, Path] = {}
         for path in files:
             payload = path.read_bytes()

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
@@ -37,6 +38,7 @@ class DeliveryLoop:
     Args:
         worker: the member's worker.
         bootstrap_servers: Kafka address.
+        security: the client's security options (``gateway.kafka_security.client_options``).
         producer: a started producer shared by the process (acks=all).
         group_prefix: consumer group is ``<prefix>-<member>``.
         priority_burst: priority records handled in a row, while ordinary records or retries wait, before
@@ -45,13 +47,14 @@ class DeliveryLoop:
     """
 
     def __init__(self, worker: MemberWorker, *, bootstrap_servers: str, producer: AIOKafkaProducer,
-                 group_prefix: str = "oco-deliver", priority_burst: int = 10,
+                 security: Mapping[str, Any] | None = None, group_prefix: str = "oco-deliver", priority_burst: int = 10,
                  observe: Callable[[str, Lane, Decision, float], None] | None = None) -> None:
         self.worker = worker
         self.member = worker.member
         self._producer = producer
         self._observe = observe
         self._bootstrap = bootstrap_servers
+        self._security = dict(security or {})
         self._group = f"{group_prefix}-{self.member}"
         self._burst = priority_burst
         self._lanes_by_topic = {priority_topic(self.member): Lane.PRIORITY, deliver_topic(self.member): Lane.ORDINARY,
@@ -80,7 +83,7 @@ class DeliveryLoop:
 
     def _new_consumer(self) -> AIOKafkaConsumer:
         return AIOKafkaConsumer(
-            bootstrap_servers=self._bootstrap, group_id=self._group, client_id=self._group,
+            bootstrap_servers=self._bootstrap, **self._security, group_id=self._group, client_id=self._group,
             enable_auto_commit=False, auto_offset_reset="earliest", max_poll_records=HELD_PER_PARTITION,
             max_partition_fetch_bytes=8 * 1024 * 1024,
             # A national call may take long; the consumer must not be evicted from its group meanwhile.

@@ -22,6 +22,7 @@ from gateway.delivery.lanes import Lane
 from gateway.delivery.loop import DeliveryLoop
 from gateway.delivery.worker import Decision, MemberWorker
 from gateway.errors import ConfigError
+from gateway.kafka_security import client_options
 from gateway.ops.metrics import DeliveryMetrics
 from gateway.plugins import AdapterCatalog
 from gateway.topics import DEAD_LETTER, deliver_topic, priority_topic, reply_topic, retry_topic
@@ -118,11 +119,13 @@ class DeliveryService:
         missing topic would not see it for minutes after it is created.
         """
         # linger 0: a worker sends one reply at a time and waits for it; lingering would only add latency.
-        producer = AIOKafkaProducer(bootstrap_servers=self.settings.kafka.bootstrap_servers, acks="all",
+        security = client_options(self.settings.kafka)
+        producer = AIOKafkaProducer(bootstrap_servers=self.settings.kafka.bootstrap_servers, **security, acks="all",
                                     enable_idempotence=True, linger_ms=0,
                                     max_request_size=self.settings.gateway.max_message_bytes + 64 * 1024)
         await producer.start()
-        self._loops = [DeliveryLoop(w, bootstrap_servers=self.settings.kafka.bootstrap_servers, producer=producer,
+        self._loops = [DeliveryLoop(w, bootstrap_servers=self.settings.kafka.bootstrap_servers, security=security,
+                                    producer=producer,
                                     priority_burst=self._bursts[w.member], observe=self._observe)
                        for w in self.workers]
         for w in self.workers:

@@ -22,6 +22,7 @@ from gateway.aeo.signing import TrustStore
 from gateway.aeo.status import TraderStatus, valid_trader_id
 from gateway.config import GatewaySettings
 from gateway.errors import ConfigError
+from gateway.kafka_security import client_options, faststream_security
 from gateway.ops.metrics import GatewayMetrics
 from gateway.ops.middleware import observing
 from gateway.pipeline.chain import Pipeline, build_reading_stages, build_stages
@@ -64,8 +65,8 @@ def build_app(settings: GatewaySettings, registry: ProfileRegistry,
         metrics: metrics to record into; a fresh set by default.
 
     Raises:
-        ConfigError: no participant is configured, so there is nothing to consume; or the AEO trust store
-            cannot be read.
+        ConfigError: no participant is configured, so there is nothing to consume; or the AEO trust store,
+            the Kafka password or a TLS file cannot be read.
     """
     if not settings.participants:
         raise ConfigError("no participants configured: add at least one under 'participants'")
@@ -74,12 +75,14 @@ def build_app(settings: GatewaySettings, registry: ProfileRegistry,
     recognition = RecognitionPolicy(settings.aeo, settings.members)
     feed = RegistryFeed(
         aeo, EventReader(build_reading_stages(settings, registry)),
-        bootstrap_servers=settings.kafka.bootstrap_servers, issuers=settings.aeo_issuers,
+        bootstrap_servers=settings.kafka.bootstrap_servers, security=client_options(settings.kafka),
+        issuers=settings.aeo_issuers,
         client_id=f"{settings.kafka.client_id}-aeo", park=True, audit_group=f"{settings.kafka.group_id}-aeo-audit",
         observe=_aeo_observer(metrics, aeo), max_message_bytes=settings.gateway.max_message_bytes)
     k = settings.kafka
     broker = KafkaBroker(
         k.bootstrap_servers,
+        security=faststream_security(k),
         client_id=k.client_id,
         acks="all",  # an output counts as sent only once the broker has it durably
         enable_idempotence=True,

@@ -6,7 +6,7 @@ import asyncio
 import uuid
 from types import TracebackType
 from typing import Any
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
@@ -44,12 +44,14 @@ class TopicTail:
     Args:
         bootstrap_servers: Kafka address.
         topic: the topic to follow.
+        security: the client's security options (``gateway.kafka_security.client_options``).
     """
 
-    def __init__(self, bootstrap_servers: str, topic: str) -> None:
+    def __init__(self, bootstrap_servers: str, topic: str, *, security: Mapping[str, Any] | None = None) -> None:
         self.topic = topic
         self._bootstrap = bootstrap_servers
-        self._consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+        self._consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, **(security or {}),
+                                          enable_auto_commit=False)
         self.records: dict[str, Any] = {}  # first record per tracking id
         self.history: dict[str, list[Any]] = {}  # every record per tracking id, in arrival order
 
@@ -118,13 +120,17 @@ class ParticipantClient:
     Args:
         bootstrap_servers: Kafka address.
         participant: the participant to act as.
+        security: the client's security options (``gateway.kafka_security.client_options``): on a secured
+            cluster, the participant's own identity, the only one allowed to write its submit topic and read
+            its reply topic.
     """
 
-    def __init__(self, bootstrap_servers: str, participant: str) -> None:
+    def __init__(self, bootstrap_servers: str, participant: str, *,
+                 security: Mapping[str, Any] | None = None) -> None:
         self.participant = participant
-        self._producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, acks="all",
+        self._producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, **(security or {}), acks="all",
                                           enable_idempotence=True, linger_ms=5, max_request_size=8 * 1024 * 1024)
-        self._replies = TopicTail(bootstrap_servers, reply_topic(participant))
+        self._replies = TopicTail(bootstrap_servers, reply_topic(participant), security=security)
         self._bootstrap = bootstrap_servers
 
     async def __aenter__(self) -> ParticipantClient:
@@ -165,6 +171,21 @@ class ParticipantClient:
         except KafkaError as exc:
             raise BrokerError(f"submit to {submit_topic(self.participant)} failed: {exc}") from exc
         return tracking_id, ack
+
+    async def send_raw(self, value: bytes | None, *, headers: list[tuple[str, bytes | None]] | None = None,
+                       key: bytes | None = None) -> Any:
+        """Publish a record exactly as given (no tracking id added: tests of hostile input); return its metadata.
+
+        Args:
+            value: the record value; None sends a tombstone.
+            headers: the record's headers, as given.
+            key: Kafka key.
+
+        Raises:
+            KafkaError: the broker refused the record (too large...).
+        """
+        ack = await self._producer.send(submit_topic(self.participant), value, key=key, headers=headers or [])
+        return await ack
 
     async def submit(self, payload: bytes, *, key: bytes | None = None, tracking_id: str | None = None) -> str:
         """Publish one declaration; return its tracking id once the broker acknowledged it.

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
@@ -43,17 +44,19 @@ class ParkedMessage:
         return self.headers.get(h.DLQ_TOPIC, "")
 
 
-async def read_parked(bootstrap_servers: str, *, topic: str = DEAD_LETTER) -> list[ParkedMessage]:
+async def read_parked(bootstrap_servers: str, *, topic: str = DEAD_LETTER,
+                      security: Mapping[str, Any] | None = None) -> list[ParkedMessage]:
     """Return every message in the dead-letter topic, oldest first per partition (no consumer group).
 
     Args:
         bootstrap_servers: Kafka address.
         topic: the dead-letter topic.
+        security: the client's security options (``gateway.kafka_security.client_options``).
 
     Raises:
         BrokerError: Kafka cannot be reached or the topic does not exist.
     """
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, **(security or {}), enable_auto_commit=False)
     try:
         await consumer.start()
         partitions = await topic_partitions(consumer, topic, wait=2.0)
@@ -76,7 +79,8 @@ async def read_parked(bootstrap_servers: str, *, topic: str = DEAD_LETTER) -> li
 
 
 async def replay(bootstrap_servers: str, messages: Iterable[ParkedMessage],
-                 on_sent: Callable[[ParkedMessage], None] | None = None) -> int:
+                 on_sent: Callable[[ParkedMessage], None] | None = None, *,
+                 security: Mapping[str, Any] | None = None) -> int:
     """Publish parked messages again to the topic they failed on; return how many were sent.
 
     The dead-letter context headers are dropped, attempts start afresh, and ``oco-replayed-from`` names
@@ -86,12 +90,14 @@ async def replay(bootstrap_servers: str, messages: Iterable[ParkedMessage],
         bootstrap_servers: Kafka address.
         messages: the parked messages to replay.
         on_sent: called after each acknowledged send.
+        security: the client's security options (``gateway.kafka_security.client_options``).
 
     Raises:
         BrokerError: Kafka refused a send; those before it were replayed.
         ValueError: a message without the topic it came from.
     """
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, acks="all", enable_idempotence=True,
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, **(security or {}), acks="all",
+                                enable_idempotence=True,
                                 max_request_size=8 * 1024 * 1024)
     sent = 0
     try:

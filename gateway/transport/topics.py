@@ -1,4 +1,8 @@
-"""Create the gateway's topics when they are missing: the broker does not auto-create them."""
+"""Create the gateway's topics when they are missing: the broker does not auto-create them.
+
+On a secured cluster ``oco-gateway provision`` creates every topic beforehand and the processes have no
+Create right: a topic this process may neither see nor create is then left to provision (and logged).
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,12 @@ from collections.abc import Iterable
 
 import structlog
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import ClusterAuthorizationFailedError, KafkaError, TopicAlreadyExistsError, \
+    TopicAuthorizationFailedError
 
 from gateway.config import GatewaySettings
 from gateway.errors import BrokerError
+from gateway.kafka_security import client_options
 from gateway.topics import DEAD_LETTER, deliver_topic, priority_topic, reply_topic, submit_topic
 
 __all__ = ["ensure_topics", "gateway_topics"]
@@ -41,12 +47,17 @@ async def ensure_topics(settings: GatewaySettings, names: Iterable[str] | None =
         compacted: create them with ``cleanup.policy=compact`` (the trusted-trader topics: the latest
             status per trader is kept for ever, older ones are cleaned away).
 
+    Topics this process's identity may neither see nor create are skipped with a warning: either they exist
+    and are none of its business (the reply topics of another member's submitters), or provision has not
+    created them yet (the process then fails on the first one it uses, with an authorisation error).
+
     Raises:
-        BrokerError: the cluster cannot be reached or refuses to create a topic.
+        BrokerError: the cluster cannot be reached or refuses to create a topic for another reason.
+        ConfigError: the Kafka password or a TLS file cannot be read.
     """
     wanted = list(names) if names is not None else gateway_topics(settings)
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap_servers,
-                                client_id=f"{settings.kafka.client_id}-admin")
+                                client_id=f"{settings.kafka.client_id}-admin", **client_options(settings.kafka))
     try:
         await admin.start()
         existing = set(await admin.list_topics())
@@ -60,10 +71,19 @@ async def ensure_topics(settings: GatewaySettings, names: Iterable[str] | None =
             result = await admin.create_topics([
                 NewTopic(n, num_partitions=k.partitions, replication_factor=k.replication_factor, topic_configs=configs)
                 for n in missing])
+            refused = []
             for topic, code, message in getattr(result, "topic_errors", []):
-                if code and code != TopicAlreadyExistsError.errno:
+                if code in (TopicAuthorizationFailedError.errno, ClusterAuthorizationFailedError.errno):
+                    refused.append(topic)
+                elif code and code != TopicAlreadyExistsError.errno:
                     raise BrokerError(f"cannot create topic {topic}: error {code} {message}")
-            log.info("topics_created", topics=missing)
+            if refused:
+                log.info("topics_not_visible", topics=refused, identity=settings.kafka.username,
+                            hint="this identity may neither see nor create them; `oco-gateway provision` creates "
+                                 "the network's topics and grants each identity its own")
+            missing = [t for t in missing if t not in refused]
+            if missing:
+                log.info("topics_created", topics=missing)
         return missing
     except KafkaError as exc:
         raise BrokerError(

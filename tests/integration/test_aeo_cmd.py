@@ -266,7 +266,7 @@ class TestRoundTrip:
 
         state = tmp_path / "kafka-b"
         port, controller = free_ports(2)
-        broker = LocalBroker(state, port=port, controller_port=controller)
+        broker = LocalBroker(state, port=port, controller_port=controller, insecure=True)
         broker.start(timeout=120)
         try:
             fresh = net.write(broker.bootstrap_servers, "network-b.yaml")

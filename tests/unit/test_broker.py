@@ -14,6 +14,7 @@ from gateway.cli.broker_cmd import broker as broker_cli
 from gateway.errors import BrokerError
 from gateway.ops.broker import (
     KAFKA_VERSION,
+    BrokerTls,
     LocalBroker,
     check_java,
     default_cache_dir,
@@ -21,6 +22,7 @@ from gateway.ops.broker import (
     fetch_jars,
     free_ports,
     java_major_version,
+    render_client_properties,
     render_server_properties,
 )
 
@@ -163,6 +165,61 @@ class TestServerProperties:
         assert props["transaction.state.log.replication.factor"] == "1"
         assert props["group.initial.rebalance.delay.ms"] == "0"
         assert props["min.insync.replicas"] == "1"
+
+
+class TestSecuredServerProperties:
+    """A secured broker's configuration (the default)."""
+
+    def test_clients_authenticate_with_scram_and_nothing_is_allowed_without_an_acl(self, tmp_path: Path) -> None:
+        """SCRAM on the client listener, PLAIN on the loopback controller listener, StandardAuthorizer, deny by
+        default, one super user, no auto-created topics."""
+        props = parse_properties(render_server_properties(data_dir=tmp_path, port=19092, controller_port=19093,
+                                                          admin_password="a-long-admin-password"))
+        assert props["listeners"] == "CLIENT://127.0.0.1:19092,CONTROLLER://127.0.0.1:19093"
+        assert props["listener.security.protocol.map"].split(",")[:2] == ["CONTROLLER:SASL_PLAINTEXT",
+                                                                         "CLIENT:SASL_PLAINTEXT"]
+        assert props["listener.name.client.sasl.enabled.mechanisms"] == "SCRAM-SHA-256"
+        assert props["listener.name.controller.sasl.enabled.mechanisms"] == "PLAIN"
+        assert props["authorizer.class.name"] == "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
+        assert props["allow.everyone.if.no.acl.found"] == "false"
+        assert props["super.users"] == "User:oco-admin"
+        assert props["auto.create.topics.enable"] == "false"
+
+    def test_tls_listener_is_sasl_ssl_with_pem_files(self, tmp_path: Path) -> None:
+        """A TLS listener: SASL_SSL, PEM keystore and truststore, client certificates required when asked."""
+        tls = BrokerTls(tmp_path / "broker.pem", tmp_path / "ca.pem", 19094, client_auth=True)
+        props = parse_properties(render_server_properties(data_dir=tmp_path, port=19092, controller_port=19093,
+                                                          admin_password="a-long-admin-password", tls=tls))
+        assert "TLS://127.0.0.1:19094" in props["listeners"].split(",")
+        assert "TLS:SASL_SSL" in props["listener.security.protocol.map"]
+        assert props["listener.name.tls.ssl.keystore.type"] == "PEM"
+        assert props["listener.name.tls.ssl.client.auth"] == "required"
+
+    def test_tls_needs_a_secured_broker(self, tmp_path: Path) -> None:
+        """TLS is SASL over TLS: an insecure broker cannot have it."""
+        with pytest.raises(BrokerError, match="secured"):
+            render_server_properties(data_dir=tmp_path, port=1, controller_port=2,
+                                     tls=BrokerTls(tmp_path / "k", tmp_path / "t", 3))
+
+    def test_client_properties_for_kafkas_tools(self) -> None:
+        """admin.properties: SASL_PLAINTEXT, SCRAM, the JAAS line of the user."""
+        props = parse_properties(render_client_properties("oco-admin", "pw-123456789012"))
+        assert props["security.protocol"] == "SASL_PLAINTEXT" and props["sasl.mechanism"] == "SCRAM-SHA-256"
+        assert 'username="oco-admin" password="pw-123456789012"' in props["sasl.jaas.config"]
+
+    def test_a_storage_formatted_insecure_is_never_started_secured(self, tmp_path: Path) -> None:
+        """A state dir from before brokers were secured reads as insecure; asking for security says what to do."""
+        (tmp_path / "data").mkdir()
+        (tmp_path / "data" / "meta.properties").write_text("cluster.id=x\n")
+        assert LocalBroker(tmp_path).formatted_secured() is False
+        assert LocalBroker(tmp_path).secured is False  # default: as formatted
+        with pytest.raises(BrokerError, match="created insecure.*--insecure.*delete"):
+            LocalBroker(tmp_path, insecure=False).start()
+
+    def test_a_new_state_dir_is_secured_by_default(self, tmp_path: Path) -> None:
+        """Nothing formatted yet: secured, unless insecure=True."""
+        assert LocalBroker(tmp_path).secured is True
+        assert LocalBroker(tmp_path, insecure=True).admin_security() == {}
 
 
 class TestStateDir:
