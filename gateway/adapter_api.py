@@ -21,19 +21,24 @@ Deliveries are at-least-once: the same declaration may be delivered twice. Send
 :attr:`Declaration.idempotency_key` to the national system so it registers it once.
 
 An adapter checks its ``adapter.settings`` at start-up with :func:`parse_settings` and a pydantic model.
+An adapter with Kafka clients of its own (a member's cluster) takes their security from a
+:class:`KafkaClientSecurity` setting and :func:`kafka_client_options`: passwords come from the environment or a
+file, never from the network file.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, ClassVar, TypeVar, get_args
+from pathlib import Path
+from typing import Any, ClassVar, Literal, TypeVar, get_args
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
 
@@ -47,10 +52,12 @@ __all__ = [
     "ConfigError",
     "Declaration",
     "Issue",
+    "KafkaClientSecurity",
     "NationalAnswer",
     "Registration",
     "TaxLine",
     "idempotency_key",
+    "kafka_client_options",
     "parse_settings",
 ]
 
@@ -192,6 +199,56 @@ class Adapter(ABC):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.NAME!r} member={self.member}>"
+
+
+class KafkaClientSecurity(BaseModel):
+    """How an adapter's own Kafka clients authenticate to a member's cluster (``settings.security``).
+
+    The protocol defaults as the gateway's own does: SASL with a username, TLS with a CA or client certificate.
+    The password is the value of the environment variable ``password_env`` or the content of ``password_file``
+    (a mounted Secret): a ``password`` written in the network file is refused.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] | None = None
+    sasl_mechanism: Literal["SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN"] = "SCRAM-SHA-256"
+    username: str | None = Field(None, min_length=1)
+    password_env: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+                                     description="name of the environment variable holding the password")
+    password_file: Path | None = Field(None, description="file holding the password")
+    ssl_cafile: Path | None = None
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_password(cls, value: Any) -> Any:
+        if isinstance(value, Mapping) and "password" in value:
+            raise ValueError("a password must not be written in the network file: name the environment variable "
+                             "holding it (password_env) or the file (password_file)")
+        return value
+
+
+def kafka_client_options(security: KafkaClientSecurity) -> dict[str, Any]:
+    """Return the aiokafka keyword arguments (protocol, SASL, TLS context) of an adapter's Kafka clients.
+
+    Raises:
+        ConfigError: the password's variable or file is missing, or a TLS file cannot be loaded.
+    """
+    from gateway.config import KafkaSettings  # noqa: PLC0415 - keeps pydantic-settings out of adapter imports
+    from gateway.kafka_security import client_options  # noqa: PLC0415
+
+    password = None
+    if security.password_env:
+        password = os.environ.get(security.password_env)
+        if not password:
+            raise ConfigError(f"the environment variable {security.password_env} (security.password_env) is not set")
+    try:
+        kafka = KafkaSettings(**security.model_dump(exclude={"password_env"}), password=password)
+    except ValidationError as exc:
+        raise ConfigError(f"security: {exc.errors()[0]['msg']}") from exc
+    return client_options(kafka)
 
 
 def parse_settings(model: type[M], settings: Mapping[str, Any], *, member: str, adapter: str) -> M:

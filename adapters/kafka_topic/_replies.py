@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Mapping
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
@@ -24,11 +26,14 @@ class ReplyRouter:
         bootstrap_servers: the member's Kafka cluster.
         topic: the reply topic.
         client_id: how the consumer shows in the broker's logs.
+        security: the client's security options (``gateway.adapter_api.kafka_client_options``).
     """
 
-    def __init__(self, bootstrap_servers: str, topic: str, client_id: str) -> None:
+    def __init__(self, bootstrap_servers: str, topic: str, client_id: str, *,
+                 security: Mapping[str, Any] | None = None) -> None:
         self.topic = topic
-        self._consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, group_id=None, client_id=client_id,
+        self._consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, **(security or {}), group_id=None,
+                                          client_id=client_id,
                                           enable_auto_commit=False, auto_offset_reset="latest",
                                           fetch_max_wait_ms=100)  # an answer is awaited: do not batch it up
         self._waiting: dict[str, list[asyncio.Future[ConsumerRecord]]] = {}

@@ -13,7 +13,15 @@ from adapters.kafka_topic._replies import ReplyRouter
 from adapters.kafka_topic.protocol import IDEMPOTENCY_KEY, REPLAYED, TRACKING_ID, header
 from adapters.kafka_topic.settings import KafkaTopicSettings
 from adapters.wco_xml.answer import read_answer
-from gateway.adapter_api import Adapter, AdapterProtocolError, AdapterUnavailable, Declaration, NationalAnswer, parse_settings
+from gateway.adapter_api import (
+    Adapter,
+    AdapterProtocolError,
+    AdapterUnavailable,
+    Declaration,
+    NationalAnswer,
+    kafka_client_options,
+    parse_settings,
+)
 
 __all__ = ["KafkaTopicAdapter"]
 
@@ -41,6 +49,7 @@ class KafkaTopicAdapter(Adapter):
     def __init__(self, member: str, settings: Mapping[str, Any]) -> None:
         super().__init__(member, settings)
         self.config = parse_settings(KafkaTopicSettings, settings, member=member, adapter=self.NAME)
+        self._security = kafka_client_options(self.config.security)  # a missing password stops start-up
         self._producer: AIOKafkaProducer | None = None
         self._replies: ReplyRouter | None = None
         self._starting = asyncio.Lock()
@@ -92,10 +101,10 @@ class KafkaTopicAdapter(Adapter):
                 return self._producer, self._replies
             await self._stop()  # a reader that died is replaced whole, producer included
             where = f"the Kafka cluster of member {self.member} at {self.config.bootstrap_servers}"
-            producer = AIOKafkaProducer(bootstrap_servers=self.config.bootstrap_servers, acks="all",
+            producer = AIOKafkaProducer(bootstrap_servers=self.config.bootstrap_servers, **self._security, acks="all",
                                         enable_idempotence=True, client_id=f"oco-gateway-{self.member}",
                                         max_request_size=8 * 1024 * 1024)
-            replies = ReplyRouter(self.config.bootstrap_servers, self.config.reply_topic,
+            replies = ReplyRouter(self.config.bootstrap_servers, self.config.reply_topic, security=self._security,
                                   client_id=f"oco-gateway-{self.member}-replies")
             self._producer, self._replies = producer, replies
             try:

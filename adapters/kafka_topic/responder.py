@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -47,6 +49,7 @@ class MemberResponder:
         profiles_dir: schema profiles; default the gateway's.
         create_topics: create both topics when missing (the member owns them).
         partitions: partitions of topics it creates.
+        security: its clients' security options (``gateway.adapter_api.kafka_client_options``).
 
     Raises:
         ProfileError: the profiles cannot be loaded.
@@ -54,8 +57,10 @@ class MemberResponder:
 
     def __init__(self, bootstrap_servers: str, member: str, *, request_topic: str | None = None,
                  reply_topic: str | None = None, profiles_dir: str | Path | None = None,
-                 create_topics: bool = True, partitions: int = 3) -> None:
+                 create_topics: bool = True, partitions: int = 3,
+                 security: Mapping[str, Any] | None = None) -> None:
         self.bootstrap_servers = bootstrap_servers
+        self._security = dict(security or {})
         self.member = member
         self.request_topic = request_topic or default_request_topic(member)
         self.reply_topic = reply_topic or default_reply_topic(member)
@@ -88,12 +93,12 @@ class MemberResponder:
         """
         if self._create_topics:
             await self._ensure_topics()
-        self._producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap_servers, acks="all",
+        self._producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap_servers, **self._security, acks="all",
                                           enable_idempotence=True, client_id=f"member-{self.member}-responder")
         await self._producer.start()
         partitions = await self._producer.partitions_for(self.request_topic)
         await self._producer.partitions_for(self.reply_topic)
-        self._consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap_servers, group_id=None,
+        self._consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap_servers, **self._security, group_id=None,
                                           enable_auto_commit=False, fetch_max_wait_ms=50,
                                           client_id=f"member-{self.member}-responder")
         await self._consumer.start()
@@ -148,7 +153,7 @@ class MemberResponder:
         return self._registered.count(key)
 
     async def _ensure_topics(self) -> None:
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap_servers)
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap_servers, **self._security)
         await admin.start()
         try:
             existing = set(await admin.list_topics())

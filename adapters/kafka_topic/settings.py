@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from adapters.kafka_topic.protocol import default_reply_topic, default_request_topic
-from gateway.adapter_api import parse_settings
+from gateway.adapter_api import KafkaClientSecurity, parse_settings
 
 __all__ = ["KafkaTopicSettings"]
 
@@ -28,6 +28,8 @@ class KafkaTopicSettings(BaseModel):
     timeout: float = Field(10.0, gt=0, le=600, strict=True, description="seconds from a declaration to its answer")
     connect_timeout: float = Field(10.0, gt=0, le=600, strict=True,
                                    description="seconds to connect and find the topics, on the first delivery")
+    security: KafkaClientSecurity = Field(KafkaClientSecurity(), description="how to authenticate to the member's "
+                                          "cluster (username, password_env or password_file, TLS files)")
 
 
     @model_validator(mode="before")

@@ -64,12 +64,16 @@ class SecretsDir:
     Args:
         path: the folder.
         generate: create a random password for an identity that has none (development; the file is 0600).
+        dry_run: with ``generate``, make the password up without writing it (a dry run reports what a run would
+            do, a new credential included).
     """
 
-    def __init__(self, path: Path, *, generate: bool = False) -> None:
+    def __init__(self, path: Path, *, generate: bool = False, dry_run: bool = False) -> None:
         self.path = path
         self.generate = generate
+        self.dry_run = dry_run
         self.generated: list[str] = []
+        self._made_up: dict[str, str] = {}
 
     def password(self, identity: str) -> str | None:
         """Return the identity's password; generate it if missing and allowed, else None.
@@ -82,6 +86,11 @@ class SecretsDir:
             return read_secret_file(file, f"the password of {identity}")
         if not self.generate:
             return None
+        if self.dry_run:
+            if identity not in self._made_up:
+                self._made_up[identity] = secrets.token_urlsafe(24)
+                self.generated.append(identity)
+            return self._made_up[identity]
         password = secrets.token_urlsafe(24)
         try:
             self.path.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -21,8 +21,10 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
+from gateway.access.identities import member_identity
 from gateway.aeo.document import write_event
 from gateway.aeo.exchange import SnapshotError
+from gateway.access.policy import member_aeo_topics
 from gateway.aeo.feed import AeoPublisher, RegistryFeed, aeo_topic_names
 from gateway.aeo.intake import EventReader
 from gateway.aeo.issuing import IssueError
@@ -32,6 +34,7 @@ from gateway.aeo.signing import SigningKey, TrustStore, load_signing_key
 from gateway.aeo.status import TraderStatus
 from gateway.config import GatewaySettings, load_settings
 from gateway.errors import BrokerError, ConfigError, EventRefused, Rejection
+from gateway.kafka_security import acting_as, client_options
 from gateway.ops.logging import configure_logging
 from gateway.pipeline.chain import build_reading_stages
 from gateway.profiles import ProfileRegistry
@@ -169,6 +172,16 @@ class AeoContext:
         """Members and MRA partners: whom a trader may consent to."""
         return self.settings.aeo_issuers
 
+    def security(self, member: str | None) -> dict[str, Any]:
+        """Return the client options of a command acting as a member (``--member``, ``--as``): the member's own
+        identity (``member-<m>``) when only a password source is configured, or the configured identity.
+
+        Raises:
+            ConfigError: the password or a TLS file cannot be read.
+        """
+        kafka = self.settings.kafka
+        return client_options(acting_as(kafka, member_identity(member)) if member else kafka)
+
     def check_member(self, member: str, what: str = "member") -> None:
         """Refuse a code that is not a member of the network (exit 2)."""
         if member not in self.settings.members:
@@ -234,8 +247,10 @@ class RegistryView:
         self.context = context
         self.registry = AeoRegistry(context.trust, viewer=viewer)
         s = context.settings
+        self.viewer = viewer
+        self.security = context.security(viewer)
         self.feed = RegistryFeed(self.registry, context.reader, bootstrap_servers=s.kafka.bootstrap_servers,
-                                 issuers=s.aeo_issuers, client_id=f"{s.kafka.client_id}-aeo-cli")
+                                 security=self.security, issuers=s.aeo_issuers, client_id=f"{s.kafka.client_id}-aeo-cli")
         self._publish = publish
         self._producer: AIOKafkaProducer | None = None
         self.publisher: AeoPublisher | None = None
@@ -243,9 +258,17 @@ class RegistryView:
     async def __aenter__(self) -> RegistryView:
         s = self.context.settings
         if self._publish:
-            created = await ensure_topics(s, aeo_topic_names(s.aeo_issuers, s.members), compacted=True)
+            if self.viewer is None:
+                names = aeo_topic_names(s.aeo_issuers, s.members)
+            else:  # the topics this member writes and reads: on a secured cluster it sees no others
+                writes, reads = member_aeo_topics(s, self.viewer)
+                names = list(dict.fromkeys(writes + reads))
+            identity = s.model_copy(update={"kafka": acting_as(s.kafka, member_identity(self.viewer))}) \
+                if self.viewer else s
+            created = await ensure_topics(identity, names, compacted=True)
             if created:
-                await wait_for_leaders(s.kafka.bootstrap_servers, created, timeout=max(30.0, self.context.timeout))
+                await wait_for_leaders(s.kafka.bootstrap_servers, created, security=self.security,
+                                       timeout=max(30.0, self.context.timeout))
         await self.feed.start()
         try:
             try:
@@ -254,7 +277,8 @@ class RegistryView:
                 raise Fail(f"the registry did not load from {s.kafka.bootstrap_servers} within "
                            f"{s.aeo.load_timeout:g} s (aeo.load_timeout)") from None
             if self._publish:
-                self._producer = AIOKafkaProducer(bootstrap_servers=s.kafka.bootstrap_servers, acks="all",
+                self._producer = AIOKafkaProducer(bootstrap_servers=s.kafka.bootstrap_servers, **self.security,
+                                                  acks="all",
                                                   enable_idempotence=True, client_id=f"{s.kafka.client_id}-aeo-cli")
                 try:
                     await self._producer.start()
@@ -322,14 +346,16 @@ class RegistryView:
         return Published(status, seconds)
 
 
-async def wait_for_leaders(bootstrap_servers: str, topics: Sequence[str], timeout: float = 30.0) -> None:
+async def wait_for_leaders(bootstrap_servers: str, topics: Sequence[str], timeout: float = 30.0, *,
+                           security: dict[str, Any] | None = None) -> None:
     """Wait until every partition of new topics has a leader (KRaft publishes a new topic's metadata a moment
     after creating it; reading before then fails).
 
     Raises:
         BrokerError: not ready within ``timeout`` seconds.
     """
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="oco-gateway-aeo-admin")
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="oco-gateway-aeo-admin",
+                                **(security or {}))
     deadline = time.monotonic() + timeout
     try:
         await admin.start()

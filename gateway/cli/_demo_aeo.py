@@ -17,6 +17,8 @@ import yaml
 from aiokafka import AIOKafkaProducer
 
 from gateway import headers as h
+from gateway.access.identities import member_identity
+from gateway.access.local import LocalAccess
 from gateway.aeo.document import write_event
 from gateway.aeo.feed import AeoPublisher
 from gateway.aeo.issuing import change_status, grant
@@ -74,21 +76,29 @@ async def _shown(port: int, trader: str, sequence: int, timeout: float = 30) -> 
     raise click.ClickException(f"the gateway never showed {trader} #{sequence}")
 
 
-async def trusted_traders(settings: GatewaySettings, bootstrap: str, gateway_port: int, state: Path,
+async def trusted_traders(settings: GatewaySettings, access: LocalAccess, gateway_port: int, state: Path,
                           backlog: int) -> None:
-    """Issue statuses, refuse a forgery, and show a recognised declaration overtaking a backlog."""
+    """Issue statuses, refuse a forgery, and show a recognised declaration overtaking a backlog.
+
+    Each administration publishes with its own Kafka identity (``member-<m>``): the broker lets it write only
+    its own trusted-trader topics.
+    """
     keys = {m: load_signing_key(state / "aeo-keys" / f"{m}.key") for m in sorted(settings.members)}
     today = date.today()
+    bootstrap = access.bootstrap
     click.echo("\ntrusted traders: each administration signs the statuses it issues "
                "(keys in .state/demo/aeo-keys, trust store .state/demo/aeo-trust.yaml)")
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
-    await producer.start()
+    producers = {m: AIOKafkaProducer(bootstrap_servers=bootstrap, **access.security(member_identity(m)), acks="all")
+                 for m in keys}
+    for started_producer in producers.values():
+        await started_producer.start()
+    producer = producers["FJ"] if "FJ" in producers else next(iter(producers.values()))
     issued: dict[str, TraderStatus] = {}
     try:
-        publisher = AeoPublisher(producer, settings.members)
         for issuer, trader, category, name, city, consent in _TRADERS:
             if issuer not in keys:
                 continue
+            publisher = AeoPublisher(producers[issuer], settings.members)
             event = grant(keys[issuer], trader_id=trader, category=category, effective=today - timedelta(days=90),
                           expiry=today + timedelta(days=3 * 365), name=name, address=Address("1 Wharf Road", city, issuer),
                           consent=consent)
@@ -104,9 +114,10 @@ async def trusted_traders(settings: GatewaySettings, bootstrap: str, gateway_por
                        f"{(time.perf_counter() - started) * 1000:4.0f} ms; recognised by: "
                        f"{', '.join(view['recognised_by']) or 'nobody (not active)'}")  # type: ignore[arg-type]
 
-        # A forgery: FJ0012345 "revoked", signed by a key no trust store lists.
+        # A forgery: FJ0012345 "revoked", signed by a key no trust store lists, written by someone holding FJ's
+        # Kafka credentials (the broker lets nobody else write oco.aeo.FJ): the signature still stops it.
         forged = change_status(SigningKey.generate("FJ", "FJ-stolen"), issued["FJ0012345"], "revoked")
-        dlq = TopicTail(bootstrap, DEAD_LETTER)
+        dlq = TopicTail(bootstrap, DEAD_LETTER, security=access.admin)
         await dlq.start()
         try:
             await producer.send_and_wait(aeo_topic("FJ"), write_event(forged, with_details=False), key=b"FJ0012345")
@@ -122,17 +133,19 @@ async def trusted_traders(settings: GatewaySettings, bootstrap: str, gateway_por
                        f"{hd.get(h.DLQ_EXCEPTION_MESSAGE, '')[:80]}), parked in {DEAD_LETTER}; "
                        f"the registry still says {still and still['status']}")
     finally:
-        await producer.stop()
-    await _overtake(settings, bootstrap, backlog)
+        for started_producer in producers.values():
+            await started_producer.stop()
+    await _overtake(settings, access, backlog)
 
 
-async def _overtake(settings: GatewaySettings, bootstrap: str, backlog: int) -> None:
+async def _overtake(settings: GatewaySettings, access: LocalAccess, backlog: int) -> None:
     member = "FJ" if "FJ" in settings.members else sorted(settings.members)[0]
     participant = settings.members[member].submitters[0]
     click.echo(f"\npriority lane: {backlog} ordinary declarations for {member}, then one naming WS0000042 (AEOS, "
                f"recognised by {member}) and one naming the suspended TO0000777 ...")
     async with AsyncExitStack() as stack:
-        client = await stack.enter_async_context(ParticipantClient(bootstrap, participant))
+        client = await stack.enter_async_context(ParticipantClient(access.bootstrap, participant,
+                                                                   security=access.security(participant)))
         ordinary = []
         for n in range(backlog):
             tid, ack = await client.send(make_declaration(member=member, lrn=f"DEMO-BACKLOG-{n:04d}", seed=n))

@@ -9,6 +9,8 @@ from pathlib import Path
 import click
 import yaml
 
+from gateway.access.identities import DELIVERY, GATEWAY
+from gateway.access.local import LocalAccess
 from gateway.cli._demo_aeo import make_keys, trusted_traders
 from gateway.cli._demo_cases import Case, make_cases, print_summary
 from gateway.config import load_settings
@@ -36,12 +38,26 @@ def demo(config_path: Path, simulators_path: Path, count: int, backlog: int) -> 
     """Start everything, submit valid, invalid and malformed declarations for several members, and print
     what became of them: validated, registered by the national system, rejected or dead-lettered. Then
     members issue trusted-trader statuses, a forged one is refused, and a recognised trader's declaration
-    overtakes a backlog."""
+    overtakes a backlog.
+
+    Kafka runs secured: provision creates every identity (passwords in .state/secrets) and its ACLs, and
+    each process and client runs as its own identity: the gateway, the delivery workers, each participant.
+    """
     settings = load_settings(config_path)
-    broker = LocalBroker(insecure=True)
+    broker = LocalBroker(insecure=False)
     state = broker.state_dir.parent / "demo"
-    click.echo(f"starting Kafka ({broker.bootstrap_servers}, state in {broker.state_dir}) ...")
-    broker.start()
+    click.echo(f"starting Kafka ({broker.bootstrap_servers}, secured, state in {broker.state_dir}) ...")
+    try:
+        broker.start()
+    except GatewayError as exc:
+        raise click.ClickException(str(exc)) from exc
+    access = LocalAccess(broker, broker.state_dir.parent / "secrets")
+    click.echo(f"provisioning topics, identities and ACLs (passwords in {access.secrets.path}) ...")
+    try:
+        report = access.provision(settings, prune=True)
+    except GatewayError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"  {len(report.pending)} change(s) applied; {len(report.generated)} password(s) generated")
     cases = make_cases(settings.members, count)
     trust_store = make_keys(sorted(settings.members), state)
     with ExitStack() as running:
@@ -52,33 +68,36 @@ def demo(config_path: Path, simulators_path: Path, count: int, backlog: int) -> 
                                      log_path=state / f"{sim['args'][1]}-{sim['args'][3]}.log")
                 running.enter_context(child)
             gateway_port, delivery_port = free_ports(2)
-            for name, command, port in (("gateway", ("run",), gateway_port),
-                                        ("delivery workers", ("deliver",), delivery_port)):
-                click.echo(f"starting the {name} ...")
+            for name, command, port, identity in (("gateway", ("run",), gateway_port, GATEWAY),
+                                                  ("delivery workers", ("deliver",), delivery_port, DELIVERY)):
+                click.echo(f"starting the {name} (as {identity}) ...")
                 running.enter_context(GatewayProcess(config_path, bootstrap_servers=broker.bootstrap_servers,
                                                      metrics_port=port, log_path=state / f"{command[0]}.log",
                                                      command=command,
-                                                     env={"OCO_AEO__TRUST_STORE": str(trust_store)}))
-            answers, parked = asyncio.run(_submit_all(broker.bootstrap_servers, cases))
+                                                     env={"OCO_AEO__TRUST_STORE": str(trust_store),
+                                                          **access.env(identity)}))
+            answers, parked = asyncio.run(_submit_all(access, cases))
             unanswered = print_summary(cases, answers, parked, settings.members)
             if backlog > 0:
-                asyncio.run(trusted_traders(settings, broker.bootstrap_servers, gateway_port, state, backlog))
+                asyncio.run(trusted_traders(settings, access, gateway_port, state, backlog))
         except GatewayError as exc:
             raise click.ClickException(str(exc)) from exc
-    _print_kcat(broker.bootstrap_servers, cases)
+    _print_tools(broker, access, cases)
     if unanswered:
         raise click.ClickException(f"{unanswered} submissions got no final answer; logs in {state}")
 
 
-async def _submit_all(bootstrap: str, cases: list[Case]) -> tuple[dict[int, list[ResponseSummary]], set[int]]:
-    """Submit every case as its participant; collect every reply and the dead-letter copies."""
-    dlq = TopicTail(bootstrap, DEAD_LETTER)
+async def _submit_all(access: LocalAccess, cases: list[Case]) -> tuple[dict[int, list[ResponseSummary]], set[int]]:
+    """Submit every case as its participant (its own identity); collect every reply and the dead-letter copies
+    (read as the administrator: no participant may read oco.dlq)."""
+    bootstrap = access.bootstrap
+    dlq = TopicTail(bootstrap, DEAD_LETTER, security=access.admin)
     await dlq.start()
     answers: dict[int, list[ResponseSummary]] = {}
     sent: dict[str, int] = {}
     try:
         async with AsyncExitStack() as stack:
-            clients = {p: await stack.enter_async_context(ParticipantClient(bootstrap, p))
+            clients = {p: await stack.enter_async_context(ParticipantClient(bootstrap, p, security=access.security(p)))
                        for p in sorted({c.participant for c in cases})}
             for i, case in enumerate(cases):
                 sent[await clients[case.participant].submit(case.payload)] = i
@@ -93,14 +112,18 @@ async def _submit_all(bootstrap: str, cases: list[Case]) -> tuple[dict[int, list
     return answers, {sent[t] for t in dlq.records if t in sent}
 
 
-def _print_kcat(bootstrap: str, cases: list[Case]) -> None:
+def _print_tools(broker: LocalBroker, access: LocalAccess, cases: list[Case]) -> None:
     participant, member = cases[0].participant, cases[0].member
-    fmt = r"'%t[%p]@%o key=%k\n  headers: %h\n  %S bytes\n'"
+    bootstrap, props = broker.bootstrap_servers, broker.admin_properties_file
+    tool = f"java -cp '{broker.cache_dir / 'libs'}/*' org.apache.kafka.tools.consumer.ConsoleConsumer"
     click.echo(f"""
-watch the topics with kcat (Kafka keeps running; stop it with `oco-gateway broker stop`):
-  kcat -b {bootstrap} -L                                   # every topic
-  kcat -b {bootstrap} -C -t {submit_topic(participant)} -e -f {fmt}
-  kcat -b {bootstrap} -C -t oco.deliver.{member} -e -f {fmt}
-  kcat -b {bootstrap} -C -t oco.reply.{participant} -e -f '%h\\n%s\\n\\n'
-  kcat -b {bootstrap} -C -t {DEAD_LETTER} -e -f '%h\\n'
-  oco-gateway dlq list                                     # the same, for people""")
+Kafka keeps running, secured (stop it with `oco-gateway broker stop`). Look at the topics as the administrator
+with Kafka's own console consumer (client settings in {props}):
+  {tool} --bootstrap-server {bootstrap} --consumer.config {props} \\
+      --topic oco.deliver.{member} --from-beginning --timeout-ms 5000 --property print.headers=true
+or as an identity of the network, through the gateway's own commands (passwords in {access.secrets.path}):
+  OCO_KAFKA__BOOTSTRAP_SERVERS={bootstrap} OCO_KAFKA__SECRETS_DIR={access.secrets.path} \\
+      oco-gateway submit examples/fj-import.xml --as {participant}       # {participant} may only write {submit_topic(participant)}
+  OCO_KAFKA__BOOTSTRAP_SERVERS={bootstrap} OCO_KAFKA__USERNAME=oco-admin OCO_KAFKA__PASSWORD_FILE={broker.admin_password_file} \\
+      oco-gateway dlq list                                            # {DEAD_LETTER}, for people
+(kcat: Debian's, built on librdkafka 2.0, cannot log in to Kafka 4 with SCRAM; librdkafka 2.6.1 and later can.)""")

@@ -50,7 +50,7 @@ def provision_command(config_path: str | None, bootstrap_servers: str | None, se
                 "kafka": settings.kafka.model_copy(update={"bootstrap_servers": bootstrap_servers})})
         security = client_options(settings.kafka)
         folder = secrets_dir or Path(os.environ.get(SECRETS_DIR_ENV) or _DEFAULT_SECRETS)
-        passwords = SecretsDir(folder, generate=generate_passwords and not dry_run)
+        passwords = SecretsDir(folder, generate=generate_passwords, dry_run=dry_run)
         report = asyncio.run(provision(settings, security, passwords, apply=not dry_run, prune=not no_prune,
                                        delete_topics=delete_topics, progress=lambda line: click.echo(f"  {line}")))
     except ConfigError as exc:
@@ -60,6 +60,7 @@ def provision_command(config_path: str | None, bootstrap_servers: str | None, se
         click.echo(f"oco-gateway: {exc}", err=True)
         sys.exit(1)
     for name in report.generated:
-        click.echo(f"generated a password for {name} in {folder / name}", err=True)
+        click.echo(f"{'would generate' if dry_run else 'generated'} a password for {name} in {folder / name}",
+                   err=True)
     for line in report.lines():
         click.echo(line)

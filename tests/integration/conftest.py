@@ -1,26 +1,31 @@
-"""Fixtures for tests that run the gateway against the session's real Kafka broker."""
+"""Fixtures for tests that run the gateway against the session's real (secured) Kafka broker."""
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
+from gateway.access.identities import GATEWAY
 from gateway.ops.broker import free_ports
 from gateway.ops.process import GatewayProcess
+from tests.conftest import KafkaAccess
 
 _SEQ = itertools.count()
 
 
 class Network:
-    """A network configuration of its own (unique participant ids, so tests never share topics)."""
+    """A network configuration of its own (unique participant ids, so tests never share topics), provisioned on
+    the session broker: its topics exist, and each participant, member and the gateway has its identity."""
 
-    def __init__(self, tmp_path: Path, bootstrap: str) -> None:
+    def __init__(self, tmp_path: Path, access: KafkaAccess) -> None:
         n = next(_SEQ)
-        self.bootstrap = bootstrap
+        self.access = access
+        bootstrap = self.bootstrap = access.bootstrap
         self.fiji = f"t{n}-fj-broker"
         self.samoa = f"t{n}-ws-broker"
         self.kiwi = f"t{n}-nz-tradelink"
@@ -34,17 +39,27 @@ class Network:
                 "NZ": {"name": "New Zealand", "submitters": [self.kiwi]},
             },
         }))
+        access.provision(self.path)
+
+    @property
+    def admin(self) -> dict[str, Any]:
+        """The super user's client options: for the tests' own observers."""
+        return self.access.admin
+
+    def identity(self, name: str) -> dict[str, Any]:
+        """The client options of one of the network's identities (a participant id, ``member-fj``...)."""
+        return self.access.security(name)
 
     def gateway(self, tmp_path: Path, name: str = "gateway") -> GatewayProcess:
-        """Return (not started) a gateway process on this network."""
+        """Return (not started) a gateway process on this network, running as the gateway's identity."""
         return GatewayProcess(self.path, bootstrap_servers=self.bootstrap, metrics_port=free_ports(1)[0],
-                              log_path=tmp_path / f"{name}.log")
+                              log_path=tmp_path / f"{name}.log", env=self.access.env(GATEWAY))
 
 
 @pytest.fixture(scope="module")
-def network(tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str) -> Network:
-    """A network configuration of this test module's own, on the session broker."""
-    return Network(tmp_path_factory.mktemp("network"), kafka_bootstrap)
+def network(tmp_path_factory: pytest.TempPathFactory, kafka_access: KafkaAccess) -> Network:
+    """A network configuration of this test module's own, provisioned on the session broker."""
+    return Network(tmp_path_factory.mktemp("network"), kafka_access)
 
 
 @pytest.fixture(scope="module")

@@ -20,8 +20,9 @@ from aiokafka import AIOKafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
 from gateway import headers as h
+from gateway.access.identities import GATEWAY, member_identity
 from gateway.aeo.document import write_event
-from gateway.aeo.feed import AeoPublisher, RegistryFeed, aeo_topic_names
+from gateway.aeo.feed import AeoPublisher, RegistryFeed
 from gateway.aeo.intake import EventReader
 from gateway.aeo.issuing import change_status, grant
 from gateway.aeo.registry import AeoRegistry
@@ -36,7 +37,7 @@ from gateway.responses import read_response
 from gateway.samples import make_declaration
 from gateway.topics import DEAD_LETTER, aeo_details_topic, aeo_topic, deliver_topic, priority_topic
 from gateway.transport.client import ParticipantClient, TopicTail
-from gateway.transport.topics import ensure_topics
+from tests.conftest import KafkaAccess
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -54,9 +55,10 @@ def trader(member: str = "FJ") -> str:
 class AeoNetwork:
     """A network of its own (unique participants and groups) with a trust store of freshly made keys."""
 
-    def __init__(self, tmp: Path, bootstrap: str) -> None:
+    def __init__(self, tmp: Path, access: KafkaAccess) -> None:
         n = f"aeo{next(_SEQ)}{secrets.token_hex(2)}"
-        self.bootstrap = bootstrap
+        self.access = access
+        bootstrap = self.bootstrap = access.bootstrap
         self.samoa = f"{n}-ws-broker"
         self.tmp = tmp
         trust = tmp / "trust.yaml"
@@ -69,23 +71,27 @@ class AeoNetwork:
             "aeo": {"trust_store": str(trust)},
         }))
         self.settings = load_settings(self.path)
+        access.provision(self.settings)
         self.reader = EventReader(build_reading_stages(self.settings, ProfileRegistry.load([REPO / "schemas"])))
 
     def gateway(self, name: str) -> GatewayProcess:
         return GatewayProcess(self.path, bootstrap_servers=self.bootstrap, metrics_port=free_ports(1)[0],
-                              log_path=self.tmp / f"{name}.log")
+                              log_path=self.tmp / f"{name}.log", env=self.access.env(GATEWAY))
 
     async def publish(self, *events, previous=None) -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all")
-        await producer.start()
-        try:
-            for event in events:
+        """Publish events as their issuing administrations do: each with its own identity."""
+        for event in events:
+            identity = self.access.security(member_identity(event.issuer))
+            producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, **identity, acks="all")
+            await producer.start()
+            try:
                 await AeoPublisher(producer, self.settings.members).publish(event, previous)
-        finally:
-            await producer.stop()
+            finally:
+                await producer.stop()
 
     async def send_raw(self, topic: str, key: str, value: bytes) -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all")
+        """Write a record as whoever may write anywhere (the broker's administrator): forgeries, junk."""
+        producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, **self.access.admin, acks="all")
         await producer.start()
         try:
             await producer.send_and_wait(topic, value, key=key.encode())
@@ -93,8 +99,10 @@ class AeoNetwork:
             await producer.stop()
 
     def feed(self, viewer: str | None = None) -> RegistryFeed:
+        """A registry as a member (its own identity: only the details it may read) or the gateway sees it."""
         registry = AeoRegistry(TrustStore.from_settings(self.settings.aeo), viewer=viewer)
-        return RegistryFeed(registry, self.reader, bootstrap_servers=self.bootstrap,
+        identity = self.access.security(member_identity(viewer) if viewer else GATEWAY)
+        return RegistryFeed(registry, self.reader, bootstrap_servers=self.bootstrap, security=identity,
                             issuers=self.settings.aeo_issuers)
 
 
@@ -132,11 +140,8 @@ def refused_of(gateway: GatewayProcess) -> dict[str, float]:
 
 
 @pytest.fixture(scope="module")
-def net(tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str) -> AeoNetwork:
-    network = AeoNetwork(tmp_path_factory.mktemp("aeo"), kafka_bootstrap)
-    asyncio.run(ensure_topics(network.settings, aeo_topic_names(network.settings.aeo_issuers,
-                                                                network.settings.members), compacted=True))
-    return network
+def net(tmp_path_factory: pytest.TempPathFactory, kafka_access: KafkaAccess) -> AeoNetwork:
+    return AeoNetwork(tmp_path_factory.mktemp("aeo"), kafka_access)
 
 
 @pytest.fixture(scope="module")
@@ -151,11 +156,11 @@ def gateway(net: AeoNetwork):
 
 async def declare(net: AeoNetwork, holder: str, lrn: str, topics: list[str]) -> tuple[object, dict]:
     """Submit one WS declaration naming ``holder`` as AEO; return its reply summary and where it was delivered."""
-    tails = {t: TopicTail(net.bootstrap, t) for t in topics}
+    tails = {t: TopicTail(net.bootstrap, t, security=net.access.admin) for t in topics}
     for tail in tails.values():
         await tail.start()
     try:
-        async with ParticipantClient(net.bootstrap, net.samoa) as client:
+        async with ParticipantClient(net.bootstrap, net.samoa, security=net.access.security(net.samoa)) as client:
             tid = await client.submit(make_declaration(member="WS", lrn=lrn, aeo=[(holder, "AEOF")], seed=5))
             reply = (await client.replies({tid}, timeout=60))[tid]
         seen = {t: (await tail.wait_for({tid}, timeout=3)).get(tid) for t, tail in tails.items()}
@@ -216,7 +221,7 @@ class TestRecognitionEndToEnd:
             await wait_view(gateway, fj, 2)
             suspended_seen.set()
 
-        async with ParticipantClient(net.bootstrap, net.samoa) as client:
+        async with ParticipantClient(net.bootstrap, net.samoa, security=net.access.security(net.samoa)) as client:
             for _ in range(10):  # in flight, and the first of them answered, before FJ suspends
                 ids.append(await client.submit(payload, key=key))
             await client.replies({ids[0]}, timeout=60)
@@ -263,7 +268,7 @@ class TestTrust:
                 issue("WS", ws_trader), issuer="FJ", signature=None))),
             "invalid": (aeo_topic("FJ"), fj, None),
         }
-        dlq = TopicTail(net.bootstrap, DEAD_LETTER)
+        dlq = TopicTail(net.bootstrap, DEAD_LETTER, security=net.access.admin)
         await dlq.start()
         try:
             for reason, (topic, key, event) in bad.items():
@@ -291,7 +296,7 @@ class TestTrust:
         and does not park again what the first already parked."""
         fj = trader("FJ")
         first = issue("FJ", fj)
-        dlq = TopicTail(net.bootstrap, DEAD_LETTER)
+        dlq = TopicTail(net.bootstrap, DEAD_LETTER, security=net.access.admin)
         await dlq.start()
         try:
             await net.publish(first, change_status(KEYS["FJ"], first, "revoked"))
@@ -334,7 +339,7 @@ class TestConsent:
         assert views["NZ"].details.name == "Pacific Freight Ltd" and views["FJ"].details is not None
         assert views["TO"].details is None and views[None].details is None
         for topic in (aeo_details_topic("FJ", "TO"), aeo_topic("FJ")):
-            values = await read_all(net.bootstrap, topic, fj)
+            values = await read_all(net.bootstrap, net.access.admin, topic, fj)
             if topic == aeo_topic("FJ"):
                 assert values and all(b"Pacific Freight" not in v for v in values)
             else:
@@ -352,13 +357,13 @@ class TestConsent:
             await feed.stop()
 
 
-async def read_all(bootstrap: str, topic: str, key: str) -> list[bytes]:
+async def read_all(bootstrap: str, auth: dict, topic: str, key: str) -> list[bytes]:
     """Every value ever written under ``key`` to ``topic`` (from the beginning)."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
     from gateway.transport.client import topic_partitions
 
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, **auth, enable_auto_commit=False)
     await consumer.start()
     try:
         tps = [TopicPartition(topic, p) for p in await topic_partitions(consumer, topic)]

@@ -29,10 +29,10 @@ def unique(prefix: str) -> str:
 class TestSessionBroker:
     """The broker the test session starts answers like any Kafka cluster."""
 
-    async def test_topic_message_round_trip(self, kafka_bootstrap: str) -> None:
+    async def test_topic_message_round_trip(self, kafka_bootstrap: str, kafka_auth: dict) -> None:
         """A created topic accepts a message that a consumer then reads back, key and value intact."""
         topic = unique("test.broker")
-        admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+        admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap, **kafka_auth)
         await admin.start()
         try:
             await admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=1)])
@@ -45,14 +45,14 @@ class TestSessionBroker:
         finally:
             await admin.close()
 
-        producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+        producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, **kafka_auth, acks="all")
         await producer.start()
         try:
             await producer.send_and_wait(topic, b"<Declaration/>", key=b"FJ")
         finally:
             await producer.stop()
 
-        consumer = AIOKafkaConsumer(topic, bootstrap_servers=kafka_bootstrap, group_id=unique("test.group"),
+        consumer = AIOKafkaConsumer(topic, bootstrap_servers=kafka_bootstrap, **kafka_auth, group_id=unique("test.group"),
                                     auto_offset_reset="earliest")
         await consumer.start()
         try:
@@ -61,17 +61,17 @@ class TestSessionBroker:
             await consumer.stop()
         assert (message.key, message.value) == (b"FJ", b"<Declaration/>")
 
-    async def test_unknown_topic_is_not_auto_created(self, kafka_bootstrap: str) -> None:
+    async def test_unknown_topic_is_not_auto_created(self, kafka_bootstrap: str, kafka_auth: dict) -> None:
         """Producing to a missing topic fails instead of creating it (auto.create.topics.enable=false)."""
         topic = unique("test.nowhere")
-        producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, request_timeout_ms=3000)
+        producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, **kafka_auth, request_timeout_ms=3000)
         await producer.start()
         try:
             with pytest.raises((UnknownTopicOrPartitionError, KafkaTimeoutError)):
                 await producer.send_and_wait(topic, b"lost")
         finally:
             await producer.stop()
-        admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+        admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap, **kafka_auth)
         await admin.start()
         try:
             assert topic not in await admin.list_topics()

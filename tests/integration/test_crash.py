@@ -7,11 +7,9 @@ import time
 
 import pytest
 
-from gateway.config import load_settings
 from gateway.samples import make_declaration
 from gateway.topics import deliver_topic, reply_topic
 from gateway.transport.client import ParticipantClient, TopicTail
-from gateway.transport.topics import ensure_topics
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -33,13 +31,12 @@ class TestCrashRecovery:
         for i in range(TOTAL):
             body = templates[i % 50].replace(f"CRASH-{i % 50}".encode(), f"CRASH-{i:05d}".encode(), 1)
             payloads.append(body if i % 10 else body[:200])  # every tenth is malformed: a rejection path too
-        await ensure_topics(load_settings(network.path))
-        replies = TopicTail(network.bootstrap, reply_topic(network.fiji))
-        deliveries = TopicTail(network.bootstrap, deliver_topic("FJ"))
+        replies = TopicTail(network.bootstrap, reply_topic(network.fiji), security=network.admin)
+        deliveries = TopicTail(network.bootstrap, deliver_topic("FJ"), security=network.admin)
         await replies.start()
         await deliveries.start()
         try:
-            async with ParticipantClient(network.bootstrap, network.fiji) as client:
+            async with ParticipantClient(network.bootstrap, network.fiji, security=network.identity(network.fiji)) as client:
                 ids = [f"crash-{i:05d}" for i in range(TOTAL)]
                 sent = [await client.send(p, key=f"{network.fiji}:CRASH-{i:05d}".encode(), tracking_id=t)
                         for i, (p, t) in enumerate(zip(payloads, ids))]

@@ -11,6 +11,7 @@ import yaml
 from aiokafka import AIOKafkaProducer
 
 from gateway import headers as h
+from gateway.access.identities import DELIVERY, GATEWAY
 from gateway.config import load_settings
 from gateway.delivery.service import DeliveryService
 from gateway.plugins import ADAPTER_GROUP, AdapterCatalog
@@ -20,6 +21,7 @@ from gateway.testing import FakeAdapter
 from gateway.topics import DEAD_LETTER, deliver_topic, reply_topic
 from gateway.transport.client import TopicTail
 from gateway.transport.topics import ensure_topics
+from tests.conftest import KafkaAccess
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -28,21 +30,24 @@ FAST = {"base_delay": 0.2, "max_delay": 1.0, "max_attempts": 50, "breaker_failur
         "rate_per_second": 500}
 
 
-def network_file(tmp_path, bootstrap: str, tag: str, members: dict[str, dict]) -> str:
+def network_file(tmp_path, access: KafkaAccess, tag: str, members: dict[str, dict]) -> str:
+    """Write and provision a network whose delivery workers run as the central delivery identity."""
     path = tmp_path / "network.yaml"
     path.write_text(yaml.safe_dump({
-        "kafka": {"bootstrap_servers": bootstrap, "group_id": f"gw-{tag}"},
+        "kafka": {"bootstrap_servers": access.bootstrap, "group_id": f"gw-{tag}", "username": DELIVERY,
+                  "password_file": access.env(DELIVERY)["OCO_KAFKA__PASSWORD_FILE"]},
         "participants": {f"{tag}-p": {"name": "P"}},
         "members": {code: {"name": code, "submitters": [f"{tag}-p"],
                            "adapter": {"name": "fake", "settings": settings}, "delivery": FAST}
                     for code, settings in members.items()},
     }))
+    access.provision(path)
     return str(path)
 
 
-async def put(bootstrap: str, member: str, participant: str, lrns: list[str]) -> dict[str, str]:
+async def put(access: KafkaAccess, member: str, participant: str, lrns: list[str]) -> dict[str, str]:
     """Publish declarations to a member's delivery topic as the gateway does; return tracking id → LRN."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    producer = AIOKafkaProducer(bootstrap_servers=access.bootstrap, **access.security(GATEWAY), acks="all")
     await producer.start()
     sent = {}
     try:
@@ -60,23 +65,23 @@ async def put(bootstrap: str, member: str, participant: str, lrns: list[str]) ->
 
 
 class TestDeliveryIsolation:
-    async def test_one_members_outage_does_not_hold_another(self, kafka_bootstrap: str, tmp_path) -> None:
+    async def test_one_members_outage_does_not_hold_another(self, kafka_access: KafkaAccess, tmp_path) -> None:
         """While KI's national system is down, TV's declarations are all delivered; once KI is back its
         backlog is delivered, each declaration registered exactly once."""
         # Members no other test uses: delivery topics are per member and the broker is shared.
         tag = f"iso{time.time_ns() % 10**8}"
-        settings = load_settings(network_file(tmp_path, kafka_bootstrap, tag, {"KI": {}, "TV": {}}))
+        settings = load_settings(network_file(tmp_path, kafka_access, tag, {"KI": {}, "TV": {}}))
         participant = f"{tag}-p"
         service = DeliveryService(settings, catalog=FAKE)
         await ensure_topics(settings, service.topics)
         ki: FakeAdapter = next(w.adapter for w in service.workers if w.member == "KI")  # type: ignore[assignment]
         ki.down = True
-        replies = TopicTail(kafka_bootstrap, reply_topic(participant))
+        replies = TopicTail(kafka_access.bootstrap, reply_topic(participant), security=kafka_access.admin)
         await replies.start()
         running = asyncio.create_task(service.run())
         try:
-            ki_sent = await put(kafka_bootstrap, "KI", participant, [f"KI-{i}" for i in range(30)])
-            tv_sent = await put(kafka_bootstrap, "TV", participant, [f"TV-{i}" for i in range(30)])
+            ki_sent = await put(kafka_access, "KI", participant, [f"KI-{i}" for i in range(30)])
+            tv_sent = await put(kafka_access, "TV", participant, [f"TV-{i}" for i in range(30)])
             tv_replies = await replies.wait_for(set(tv_sent), timeout=30)
             assert set(tv_replies) == set(tv_sent), "TV waited for KI"
             assert all(read_response(r.value).status == "accepted" for r in tv_replies.values())
@@ -93,22 +98,22 @@ class TestDeliveryIsolation:
             await asyncio.wait_for(running, 30)
             await replies.stop()
 
-    async def test_poison_message_does_not_block_the_ones_behind(self, kafka_bootstrap: str, tmp_path) -> None:
+    async def test_poison_message_does_not_block_the_ones_behind(self, kafka_access: KafkaAccess, tmp_path) -> None:
         """A declaration whose national answer is unreadable is rejected and parked; the ones after it
         on the same partition are delivered."""
         tag = f"poi{time.time_ns() % 10**8}"
-        settings = load_settings(network_file(tmp_path, kafka_bootstrap, tag, {"NU": {"poison_lrns": ["NU-1"]}}))
+        settings = load_settings(network_file(tmp_path, kafka_access, tag, {"NU": {"poison_lrns": ["NU-1"]}}))
         participant = f"{tag}-p"
         service = DeliveryService(settings, catalog=FAKE)
         await ensure_topics(settings, service.topics)
-        replies = TopicTail(kafka_bootstrap, reply_topic(participant))
-        dlq = TopicTail(kafka_bootstrap, DEAD_LETTER)
+        replies = TopicTail(kafka_access.bootstrap, reply_topic(participant), security=kafka_access.admin)
+        dlq = TopicTail(kafka_access.bootstrap, DEAD_LETTER, security=kafka_access.admin)
         await replies.start()
         await dlq.start()
         running = asyncio.create_task(service.run())
         try:
             # One key: all on one partition, the poison one in the middle.
-            producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+            producer = AIOKafkaProducer(bootstrap_servers=kafka_access.bootstrap, **kafka_access.admin, acks="all")
             await producer.start()
             tids = []
             for i in range(5):
@@ -131,13 +136,13 @@ class TestDeliveryIsolation:
 
 
 class TestDeliveryLoopFailures:
-    async def test_kafka_error_mid_batch_loses_nothing(self, kafka_bootstrap: str, tmp_path) -> None:
+    async def test_kafka_error_mid_batch_loses_nothing(self, kafka_access: KafkaAccess, tmp_path) -> None:
         """When publishing a reply fails in the middle of a batch, the loop goes back to the first record not
         committed: every declaration of the batch still gets its answer."""
         from aiokafka.errors import KafkaTimeoutError
 
         tag = f"kerr{time.time_ns() % 10**8}"
-        settings = load_settings(network_file(tmp_path, kafka_bootstrap, tag, {"CK": {}}))
+        settings = load_settings(network_file(tmp_path, kafka_access, tag, {"CK": {}}))
         participant = f"{tag}-p"
         service = DeliveryService(settings, catalog=FAKE)
         await ensure_topics(settings, service.topics)
@@ -152,12 +157,12 @@ class TestDeliveryLoopFailures:
                     raise KafkaTimeoutError("injected: the broker did not answer")
             return await real_send(self, topic, *args, **kwargs)
 
-        replies = TopicTail(kafka_bootstrap, reply_topic(participant))
+        replies = TopicTail(kafka_access.bootstrap, reply_topic(participant), security=kafka_access.admin)
         await replies.start()
         AIOKafkaProducer.send = flaky_send  # type: ignore[method-assign]
         try:
             # One key, one partition: all 15 arrive in one batch behind the failing one.
-            producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+            producer = AIOKafkaProducer(bootstrap_servers=kafka_access.bootstrap, **kafka_access.admin, acks="all")
             await producer.start()
             tids = []
             for i in range(15):
@@ -179,10 +184,10 @@ class TestDeliveryLoopFailures:
             await asyncio.wait_for(running, 30)
             await replies.stop()
 
-    async def test_crashed_member_loop_is_restarted(self, kafka_bootstrap: str, tmp_path) -> None:
+    async def test_crashed_member_loop_is_restarted(self, kafka_access: KafkaAccess, tmp_path) -> None:
         """A bug that crashes a member's loop is logged, the loop starts again, and delivery goes on."""
         tag = f"crash{time.time_ns() % 10**8}"
-        settings = load_settings(network_file(tmp_path, kafka_bootstrap, tag, {"PW": {}}))
+        settings = load_settings(network_file(tmp_path, kafka_access, tag, {"PW": {}}))
         participant = f"{tag}-p"
         service = DeliveryService(settings, catalog=FAKE)
         await ensure_topics(settings, service.topics)
@@ -198,11 +203,11 @@ class TestDeliveryLoopFailures:
             return await real_handle(record)
 
         worker.handle = crash_once  # type: ignore[method-assign]
-        replies = TopicTail(kafka_bootstrap, reply_topic(participant))
+        replies = TopicTail(kafka_access.bootstrap, reply_topic(participant), security=kafka_access.admin)
         await replies.start()
         running = asyncio.create_task(service.run())
         try:
-            sent = await put(kafka_bootstrap, "PW", participant, [f"PW-{i}" for i in range(5)])
+            sent = await put(kafka_access, "PW", participant, [f"PW-{i}" for i in range(5)])
             got = await replies.wait_for(set(sent), timeout=30)
             assert crashes["left"] == 0
             assert set(got) == set(sent)

@@ -24,11 +24,11 @@ def headers_of(record) -> dict[str, str]:
 
 async def submit_and_follow(network, participant: str, payloads: list[bytes], topics: list[str]):
     """Submit payloads as one participant; return tracking ids, replies, and the records seen on ``topics``."""
-    tails = {t: TopicTail(network.bootstrap, t) for t in topics}
+    tails = {t: TopicTail(network.bootstrap, t, security=network.admin) for t in topics}
     for tail in tails.values():
         await tail.start()
     try:
-        async with ParticipantClient(network.bootstrap, participant) as client:
+        async with ParticipantClient(network.bootstrap, participant, security=network.identity(participant)) as client:
             ids = [await client.submit(p) for p in payloads]
             replies = await client.replies(set(ids), timeout=60)
         # Outputs of a message are acknowledged together with its reply: a short grace is enough.

@@ -16,12 +16,14 @@ from pathlib import Path
 import pytest
 import yaml
 
+from gateway.access.identities import DELIVERY, GATEWAY
 from gateway.adapter_api import idempotency_key
 from gateway.ops.broker import free_ports
 from gateway.ops.process import ChildProcess, GatewayProcess
 from gateway.responses import read_response
 from gateway.samples import make_declaration
 from gateway.transport.client import ParticipantClient
+from tests.conftest import KafkaAccess
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -53,9 +55,11 @@ async def submit_and_time(client: ParticipantClient, payloads: list[bytes]) -> t
 
 
 class TestMemberOutage:
-    async def test_outage_of_one_member_leaves_the_other_untouched(self, kafka_bootstrap: str, tmp_path: Path) -> None:
-        """With FJ's ASYCUDA down, WS's declarations are registered at their usual latency; once FJ is back,
+    async def test_outage_of_one_member_leaves_the_other_untouched(self, kafka_access: KafkaAccess,
+                                                                  tmp_path: Path) -> None:
+        """With PG's ASYCUDA down, SB's declarations are registered at their usual latency; once PG is back,
         its whole backlog is registered, each declaration exactly once."""
+        kafka_bootstrap = kafka_access.bootstrap
         fj_port, ws_port, gw_port, dl_port = free_ports(4)
         tag = f"out{time.time_ns() % 10**8}"
         participant = f"{tag}-broker"
@@ -66,27 +70,31 @@ class TestMemberOutage:
             "members": {code: {"name": code, "submitters": [participant], "delivery": FAST,
                                "adapter": {"name": "asycuda", "settings": {"url": f"http://127.0.0.1:{port}",
                                                                             "timeout": 2}}}
-                        for code, port in (("FJ", fj_port), ("WS", ws_port))},
+                        for code, port in (("PG", fj_port), ("SB", ws_port))},
         }))
+        kafka_access.provision(config)
         processes = [ChildProcess(["simulate", "asycuda", "--member", code, "--port", str(port)],
                                   ready_url=f"http://127.0.0.1:{port}/health", log_path=tmp_path / f"asycuda-{code}.log")
-                     for code, port in (("FJ", fj_port), ("WS", ws_port))]
-        # Own group prefix per run: delivery groups are per member and the broker is shared by the session.
+                     for code, port in (("PG", fj_port), ("SB", ws_port))]
+        # Members no other test uses (PG, SB): delivery topics and groups are per member and the broker is shared
+        # by the session; a worker serving FJ would meet other tests' declarations it may not answer.
         env = {"OCO_KAFKA__GROUP_ID": f"gw-{tag}"}
         processes += [GatewayProcess(config, bootstrap_servers=kafka_bootstrap, metrics_port=gw_port,
-                                     log_path=tmp_path / "gateway.log", env=env),
+                                     log_path=tmp_path / "gateway.log", env={**env, **kafka_access.env(GATEWAY)}),
                       GatewayProcess(config, bootstrap_servers=kafka_bootstrap, metrics_port=dl_port,
-                                     log_path=tmp_path / "deliver.log", command=("deliver",), env=env)]
+                                     log_path=tmp_path / "deliver.log", command=("deliver",),
+                                     env={**env, **kafka_access.env(DELIVERY)})]
         for process in processes:
             process.start()
         try:
-            async with ParticipantClient(kafka_bootstrap, participant) as client:
-                ws = lambda n, s: [make_declaration(member="WS", lrn=f"{tag}-WS{s}-{i}", items=3, seed=i) for i in range(n)]  # noqa: E731
+            async with ParticipantClient(kafka_bootstrap, participant, security=kafka_access.security(participant)) \
+                    as client:
+                ws = lambda n, s: [make_declaration(member="SB", lrn=f"{tag}-WS{s}-{i}", items=3, seed=i) for i in range(n)]  # noqa: E731
                 before, finals = await submit_and_time(client, ws(10, "a"))
                 assert {f.status for f in finals.values()} == {"accepted"}
 
                 control(fj_port, down=True)
-                fj = [make_declaration(member="FJ", lrn=f"{tag}-FJ-{i}", items=3, seed=100 + i) for i in range(20)]
+                fj = [make_declaration(member="PG", lrn=f"{tag}-FJ-{i}", items=3, seed=100 + i) for i in range(20)]
                 fj_ids = [await client.submit(p) for p in fj]
                 during, finals = await submit_and_time(client, ws(10, "b"))
                 assert len(finals) == 10 and {f.status for f in finals.values()} == {"accepted"}
@@ -101,19 +109,20 @@ class TestMemberOutage:
                 assert len(replies) == 20
             counts = [registrations(fj_port, idempotency_key(participant, f"{tag}-FJ-{i}", "9", p))
                       for i, p in enumerate(fj)]
-            assert counts == [1] * 20, "each FJ declaration must be registered exactly once"
+            assert counts == [1] * 20, "each PG declaration must be registered exactly once"
 
             # What an integrator sees from the command line: the gateway's reply, then the registration.
             path = tmp_path / "one.xml"
-            path.write_bytes(make_declaration(member="WS", lrn=f"{tag}-CLI", items=2, seed=7))
+            path.write_bytes(make_declaration(member="SB", lrn=f"{tag}-CLI", items=2, seed=7))
             result = await asyncio.to_thread(subprocess.run, [
                 sys.executable, "-m", "gateway", "submit", str(path), "--as", participant, "--config", str(config),
                 "--final", "--timeout", "60"], capture_output=True, text=True, timeout=120, env={
-                **os.environ, "OCO_KAFKA__BOOTSTRAP_SERVERS": kafka_bootstrap})
+                **os.environ, "OCO_KAFKA__BOOTSTRAP_SERVERS": kafka_bootstrap,
+                "OCO_KAFKA__SECRETS_DIR": str(kafka_access.secrets.path)})
             assert result.returncode == 0, result.stdout + result.stderr
             lines = result.stdout.splitlines()
             assert lines[0].startswith(f"{path}: received lrn={tag}-CLI")
-            assert lines[1].startswith(f"{path}: accepted lrn={tag}-CLI customs-reference=WS")
+            assert lines[1].startswith(f"{path}: accepted lrn={tag}-CLI customs-reference=SB")
             assert any(line.startswith("  tax ") for line in lines)
         finally:
             for process in reversed(processes):

@@ -13,6 +13,7 @@ import yaml
 from aiokafka import AIOKafkaProducer
 
 from gateway import headers as h
+from gateway.access.identities import DELIVERY, GATEWAY
 from gateway.config import GatewaySettings, load_settings
 from gateway.delivery.service import DeliveryService
 from gateway.plugins import ADAPTER_GROUP, AdapterCatalog
@@ -22,21 +23,25 @@ from gateway.testing import FakeAdapter
 from gateway.topics import deliver_topic, priority_topic, reply_topic
 from gateway.transport.client import TopicTail
 from gateway.transport.topics import ensure_topics
+from tests.conftest import KafkaAccess
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
 FAKE = AdapterCatalog([EntryPoint("fake", "gateway.testing:FakeAdapter", ADAPTER_GROUP)])
 
 
-def network(tmp_path, bootstrap: str, tag: str, member: str, adapter: dict, delivery: dict) -> GatewaySettings:
+def network(tmp_path, access: KafkaAccess, tag: str, member: str, adapter: dict, delivery: dict) -> GatewaySettings:
+    """Write and provision a one-member network whose delivery runs as the central delivery identity."""
     path = tmp_path / "network.yaml"
     path.write_text(yaml.safe_dump({
-        "kafka": {"bootstrap_servers": bootstrap, "group_id": f"gw-{tag}"},
+        "kafka": {"bootstrap_servers": access.bootstrap, "group_id": f"gw-{tag}", "username": DELIVERY,
+                  "password_file": access.env(DELIVERY)["OCO_KAFKA__PASSWORD_FILE"]},
         "participants": {f"{tag}-p": {"name": "P"}},
         "members": {member: {"name": member, "submitters": [f"{tag}-p"],
                              "adapter": {"name": "fake", "settings": adapter},
                              "delivery": {"rate_per_second": 10_000, **delivery}}},
     }))
+    access.provision(path)
     return load_settings(path)
 
 
@@ -80,19 +85,20 @@ def call_index(adapter: FakeAdapter, tracking_id: str) -> int | None:
 
 
 class TestPriorityLane:
-    async def test_recognised_declaration_overtakes_a_backlog(self, kafka_bootstrap: str, tmp_path) -> None:
+    async def test_recognised_declaration_overtakes_a_backlog(self, kafka_access: KafkaAccess, tmp_path) -> None:
         """Behind 5,000 queued ordinary declarations, one published on the priority lane reaches the national
         system within a few calls, long before the backlog is drained, and is answered."""
         member, backlog = "MH", 5000  # a member no other test uses: its topics and group are its own
         tag = f"lane{time.time_ns() % 10**8}"
         participant = f"{tag}-p"
-        settings = network(tmp_path, kafka_bootstrap, tag, member, {"delay": 0.005}, {})
+        settings = network(tmp_path, kafka_access, tag, member, {"delay": 0.005}, {})
         service = DeliveryService(settings, catalog=FAKE)
         await ensure_topics(settings, service.topics)
         adapter: FakeAdapter = service.workers[0].adapter  # type: ignore[assignment]
-        producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", linger_ms=20)
+        producer = AIOKafkaProducer(bootstrap_servers=kafka_access.bootstrap, **kafka_access.security(GATEWAY), acks="all",
+                                    linger_ms=20)
         await producer.start()
-        replies = TopicTail(kafka_bootstrap, reply_topic(participant))
+        replies = TopicTail(kafka_access.bootstrap, reply_topic(participant), security=kafka_access.admin)
         await replies.start()
         running = None
         try:
@@ -122,18 +128,19 @@ class TestPriorityLane:
             await replies.stop()
             await producer.stop()
 
-    async def test_a_lane_that_never_runs_dry_leaves_ordinary_records_their_turn(self, kafka_bootstrap: str,
+    async def test_a_lane_that_never_runs_dry_leaves_ordinary_records_their_turn(self, kafka_access: KafkaAccess,
                                                                                tmp_path) -> None:
         """With the priority lane always full, one ordinary declaration goes through after every
         `priority_burst` priority ones; each key's versions still reach the national system in order."""
         member, burst, count = "FM", 3, 60
         tag = f"burst{time.time_ns() % 10**8}"
         participant = f"{tag}-p"
-        settings = network(tmp_path, kafka_bootstrap, tag, member, {}, {"priority_burst": burst})
+        settings = network(tmp_path, kafka_access, tag, member, {}, {"priority_burst": burst})
         service = DeliveryService(settings, catalog=FAKE)
         await ensure_topics(settings, service.topics)
         adapter: FakeAdapter = service.workers[0].adapter  # type: ignore[assignment]
-        producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", linger_ms=20)
+        producer = AIOKafkaProducer(bootstrap_servers=kafka_access.bootstrap, **kafka_access.security(GATEWAY), acks="all",
+                                    linger_ms=20)
         await producer.start()
         running = None
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,10 +16,13 @@ pytestmark = [pytest.mark.kafka]
 
 
 def run_submit(network, participant: str, *files: Path) -> subprocess.CompletedProcess[str]:
+    # As an operator at the participant's site: the passwords folder is known, --as picks the identity.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OCO_KAFKA__")}
     return subprocess.run(
         [sys.executable, "-m", "gateway", "submit", *map(str, files), "--as", participant,
          "--config", str(network.path), "--timeout", "60"],
-        capture_output=True, text=True, timeout=120)
+        capture_output=True, text=True, timeout=120,
+        env={**env, "OCO_KAFKA__SECRETS_DIR": str(network.access.secrets.path)})
 
 
 class TestSubmitCommand:

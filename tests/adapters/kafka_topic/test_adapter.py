@@ -16,7 +16,7 @@ from adapters.kafka_topic.responder import MemberResponder
 from gateway.adapter_api import AdapterProtocolError, AdapterUnavailable, Declaration, idempotency_key
 from gateway.ops.broker import free_ports
 from gateway.samples import make_declaration
-from tests.adapters.kafka_topic.conftest import MEMBER
+from tests.adapters.kafka_topic.conftest import MEMBER, MemberCluster
 
 
 def _declaration(lrn: str) -> Declaration:
@@ -25,17 +25,16 @@ def _declaration(lrn: str) -> Declaration:
                        tracking_id=f"trk-{lrn}", idempotency_key=idempotency_key("p", lrn, "9", payload))
 
 
-def _settings(bootstrap: str, request_topic: str, reply_topic: str, **more: object) -> dict[str, object]:
-    return {"bootstrap_servers": bootstrap, "request_topic": request_topic, "reply_topic": reply_topic,
-            "timeout": 5, **more}
+def _settings(cluster: MemberCluster, request_topic: str, reply_topic: str, **more: object) -> dict[str, object]:
+    return cluster.settings(request_topic, reply_topic, **{"timeout": 5, **more})
 
 
 @pytest.mark.kafka
 class TestKafkaTopicAdapter:
-    async def test_concurrent_deliveries_get_their_own_answers(self, kafka_bootstrap: str,
+    async def test_concurrent_deliveries_get_their_own_answers(self, cluster: MemberCluster,
                                                                national: MemberResponder) -> None:
         """Twenty deliveries in flight at once each get the answer to their own declaration."""
-        adapter = KafkaTopicAdapter(MEMBER, _settings(kafka_bootstrap, national.request_topic, national.reply_topic))
+        adapter = KafkaTopicAdapter(MEMBER, _settings(cluster, national.request_topic, national.reply_topic))
         declarations = [_declaration(f"CONC-{uuid.uuid4().hex[:8]}-{i}") for i in range(20)]
         try:
             answers = await asyncio.gather(*(adapter.deliver(d) for d in declarations))
@@ -47,10 +46,10 @@ class TestKafkaTopicAdapter:
             assert declaration.lrn.encode() in (answer.raw or b"")
             assert await national.registrations(declaration.idempotency_key) == 1
 
-    async def test_silent_member_times_out_naming_the_step(self, kafka_bootstrap: str,
+    async def test_silent_member_times_out_naming_the_step(self, cluster: MemberCluster,
                                                            national: MemberResponder) -> None:
         """A member that stops answering makes delivery raise AdapterUnavailable saying where it waited."""
-        adapter = KafkaTopicAdapter(MEMBER, _settings(kafka_bootstrap, national.request_topic, national.reply_topic,
+        adapter = KafkaTopicAdapter(MEMBER, _settings(cluster, national.request_topic, national.reply_topic,
                                                       timeout=0.5))
         await national.set_down(True)
         try:
@@ -61,9 +60,9 @@ class TestKafkaTopicAdapter:
             await national.set_down(False)
             await adapter.aclose()
 
-    async def test_adapter_works_again_after_aclose(self, kafka_bootstrap: str, national: MemberResponder) -> None:
+    async def test_adapter_works_again_after_aclose(self, cluster: MemberCluster, national: MemberResponder) -> None:
         """After aclose() a new delivery starts fresh clients instead of failing."""
-        adapter = KafkaTopicAdapter(MEMBER, _settings(kafka_bootstrap, national.request_topic, national.reply_topic))
+        adapter = KafkaTopicAdapter(MEMBER, _settings(cluster, national.request_topic, national.reply_topic))
         try:
             assert (await adapter.deliver(_declaration(f"AGAIN-{uuid.uuid4().hex[:8]}"))).accepted
             await adapter.aclose()
@@ -71,10 +70,10 @@ class TestKafkaTopicAdapter:
         finally:
             await adapter.aclose()
 
-    async def test_missing_topic_is_unavailable_in_bounded_time(self, kafka_bootstrap: str) -> None:
+    async def test_missing_topic_is_unavailable_in_bounded_time(self, cluster: MemberCluster) -> None:
         """A reply topic that does not exist raises AdapterUnavailable naming the topics, within connect_timeout."""
         request_topic, reply_topic = f"missing.{uuid.uuid4().hex}.req", f"missing.{uuid.uuid4().hex}.rep"
-        adapter = KafkaTopicAdapter(MEMBER, _settings(kafka_bootstrap, request_topic, reply_topic, connect_timeout=1.5))
+        adapter = KafkaTopicAdapter(MEMBER, _settings(cluster, request_topic, reply_topic, connect_timeout=1.5))
         started = time.monotonic()
         try:
             with pytest.raises(AdapterUnavailable, match=f"{request_topic} and {reply_topic} created") as caught:
@@ -84,19 +83,19 @@ class TestKafkaTopicAdapter:
         assert time.monotonic() - started < 4
         assert (caught.value.member, caught.value.adapter) == (MEMBER, "kafka")
 
-    async def test_unreadable_answer_is_a_protocol_error(self, kafka_bootstrap: str) -> None:
+    async def test_unreadable_answer_is_a_protocol_error(self, cluster: MemberCluster) -> None:
         """A member answering something that is not a WCO DM Response raises AdapterProtocolError."""
         run = uuid.uuid4().hex[:8]
         request_topic, reply_topic = f"test.{run}.garbage.req", f"test.{run}.garbage.rep"
-        admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+        admin = AIOKafkaAdminClient(bootstrap_servers=cluster.bootstrap, **cluster.auth)
         await admin.start()
         try:
             await admin.create_topics([NewTopic(request_topic, 1, 1), NewTopic(reply_topic, 1, 1)])
         finally:
             await admin.close()
         # A broken member: reads requests and answers each with HTML, correlated correctly.
-        consumer = AIOKafkaConsumer(bootstrap_servers=kafka_bootstrap, group_id=None, fetch_max_wait_ms=50)
-        producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+        consumer = AIOKafkaConsumer(bootstrap_servers=cluster.bootstrap, **cluster.auth, group_id=None, fetch_max_wait_ms=50)
+        producer = AIOKafkaProducer(bootstrap_servers=cluster.bootstrap, **cluster.auth)
         await consumer.start()
         await producer.start()
         consumer.assign([TopicPartition(request_topic, 0)])
@@ -109,7 +108,7 @@ class TestKafkaTopicAdapter:
                     (TRACKING_ID, b"t")])
 
         member = asyncio.create_task(broken_member())
-        adapter = KafkaTopicAdapter(MEMBER, _settings(kafka_bootstrap, request_topic, reply_topic))
+        adapter = KafkaTopicAdapter(MEMBER, _settings(cluster, request_topic, reply_topic))
         try:
             with pytest.raises(AdapterProtocolError, match=f"answered on {reply_topic}") as caught:
                 await adapter.deliver(_declaration("GARBAGE-1"))

@@ -9,7 +9,7 @@ import pytest
 from adapters.kafka_topic import KafkaTopicAdapter
 from adapters.kafka_topic.responder import MemberResponder
 from gateway.adapter_contract import AdapterContract
-from tests.adapters.kafka_topic.conftest import MEMBER
+from tests.adapters.kafka_topic.conftest import MEMBER, MemberCluster
 
 
 @pytest.mark.kafka
@@ -18,10 +18,9 @@ class TestKafkaTopicAdapterContract(AdapterContract):
     TIMEOUT = 1.5  # produce (acks=all) + the member's answer on a loaded CI box, with room
 
     @pytest.fixture
-    async def adapter(self, kafka_bootstrap: str, responder: MemberResponder) -> AsyncIterator[KafkaTopicAdapter]:
-        adapter = KafkaTopicAdapter(self.MEMBER, {
-            "bootstrap_servers": kafka_bootstrap, "request_topic": responder.request_topic,
-            "reply_topic": responder.reply_topic, "timeout": self.TIMEOUT})
+    async def adapter(self, cluster: MemberCluster, responder: MemberResponder) -> AsyncIterator[KafkaTopicAdapter]:
+        adapter = KafkaTopicAdapter(self.MEMBER, cluster.settings(responder.request_topic, responder.reply_topic,
+                                                                  timeout=self.TIMEOUT))
         try:
             yield adapter
         finally:

@@ -49,3 +49,25 @@ class TestKafkaTopicSettings:
         with pytest.raises(ConfigError, match=key) as caught:
             KafkaTopicAdapter("WS", settings)
         assert "members.WS.adapter.settings" in str(caught.value)
+
+
+class TestSecurity:
+    def test_credentials_come_from_the_environment(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """security.username with password_env: SASL/SCRAM options with the variable's value."""
+        monkeypatch.setenv("FJ_KAFKA_PASSWORD", "from-the-environment")
+        adapter = KafkaTopicAdapter("FJ", {"bootstrap_servers": "k:1", "security": {
+            "username": "oco-fj", "password_env": "FJ_KAFKA_PASSWORD"}})
+        assert adapter._security == {"security_protocol": "SASL_PLAINTEXT", "sasl_mechanism": "SCRAM-SHA-256",
+                                     "sasl_plain_username": "oco-fj", "sasl_plain_password": "from-the-environment"}
+
+    def test_a_password_in_the_network_file_is_refused(self) -> None:
+        """security.password is refused, with where the password goes instead."""
+        with pytest.raises(ConfigError, match="settings.security.*password_env.*password_file"):
+            KafkaTopicAdapter("FJ", {"bootstrap_servers": "k:1", "security": {"username": "u", "password": "x"}})
+
+    def test_an_unset_password_variable_stops_start_up(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """password_env naming a variable that is not set is a configuration error at start-up."""
+        monkeypatch.delenv("NOT_SET_ANYWHERE", raising=False)
+        with pytest.raises(ConfigError, match="NOT_SET_ANYWHERE"):
+            KafkaTopicAdapter("FJ", {"bootstrap_servers": "k:1", "security": {
+                "username": "u", "password_env": "NOT_SET_ANYWHERE"}})
