@@ -18,6 +18,7 @@ from pathlib import Path
 import yaml
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from bench.kafka_io import security, use_broker
 from bench.report import Latency, Measurement
 from gateway.aeo.document import write_event
 from gateway.aeo.feed import AeoPublisher, RegistryFeed, aeo_topic_names
@@ -73,7 +74,7 @@ async def registry_load(settings: GatewaySettings, keys: dict[str, SigningKey], 
     today = date.today()
     say(f"AEO registry: signing and publishing {traders} trader statuses ...")
     started = time.perf_counter()
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20, max_batch_size=1024 * 1024)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **security(), acks="all", linger_ms=20, max_batch_size=1024 * 1024)
     await producer.start()
     try:
         acks = []
@@ -95,7 +96,7 @@ async def registry_load(settings: GatewaySettings, keys: dict[str, SigningKey], 
 
     # Baseline: the same records read by a bare consumer, nothing verified.
     tps_topics = [aeo_topic(i) for i in settings.aeo_issuers]
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, max_partition_fetch_bytes=8 << 20)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, **security(), enable_auto_commit=False, max_partition_fetch_bytes=8 << 20)
     await consumer.start()
     try:
         tps = [TopicPartition(t, p) for t in tps_topics for p in await topic_partitions(consumer, t)]
@@ -113,7 +114,7 @@ async def registry_load(settings: GatewaySettings, keys: dict[str, SigningKey], 
     before = _rss_mb()
     registry = AeoRegistry(TrustStore(
         {m: [k.trusted_key()] for m, k in keys.items()}))
-    feed = RegistryFeed(registry, _reader(settings), bootstrap_servers=bootstrap, issuers=settings.aeo_issuers)
+    feed = RegistryFeed(registry, _reader(settings), bootstrap_servers=bootstrap, security=security(), issuers=settings.aeo_issuers)
     await feed.start()
     try:
         await feed.wait_loaded(1800)
@@ -150,7 +151,7 @@ async def propagation(settings: GatewaySettings, keys: dict[str, SigningKey], ga
     bootstrap = settings.kafka.bootstrap_servers
     trust = TrustStore({m: [k.trusted_key()] for m, k in keys.items()})
     reader = _reader(settings)
-    feeds = [RegistryFeed(AeoRegistry(trust, viewer=v), reader, bootstrap_servers=bootstrap,
+    feeds = [RegistryFeed(AeoRegistry(trust, viewer=v), reader, bootstrap_servers=bootstrap, security=security(),
                           issuers=settings.aeo_issuers, client_id=f"bench-aeo-{v or 'public'}") for v in VIEWERS]
     for feed in feeds:
         await feed.start()
@@ -161,7 +162,7 @@ async def propagation(settings: GatewaySettings, keys: dict[str, SigningKey], ga
 
     async def flow() -> None:
         nonlocal sent
-        async with ParticipantClient(bootstrap, participant) as client:
+        async with ParticipantClient(bootstrap, participant, security=security()) as client:
             began = time.perf_counter()
             while True:
                 due = began + sent / rate
@@ -189,8 +190,8 @@ async def propagation(settings: GatewaySettings, keys: dict[str, SigningKey], ga
 
     scratch = "bench.aeo.round-trip"
     await ensure_topics(settings, [scratch])
-    bare = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=50)
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=0)
+    bare = AIOKafkaConsumer(bootstrap_servers=bootstrap, **security(), enable_auto_commit=False, fetch_max_wait_ms=50)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **security(), acks="all", enable_idempotence=True, linger_ms=0)
     await bare.start()
     await producer.start()
     flowing = asyncio.create_task(flow())
@@ -254,7 +255,8 @@ async def standalone(traders: int, samples: int, rate: float, state_dir: Path) -
     keys = {m: SigningKey.generate(m) for m in ISSUERS}
     with tempfile.TemporaryDirectory(prefix="oco-bench-aeo-") as tmp:
         port, controller, metrics_port = free_ports(3)
-        broker = LocalBroker(Path(tmp) / "kafka", port=port, controller_port=controller, insecure=True)
+        broker = LocalBroker(Path(tmp) / "kafka", port=port, controller_port=controller)
+        use_broker(broker)
         broker.start(timeout=120)
         try:
             base = write_network(Path(tmp) / "base.yaml", bootstrap_servers=broker.bootstrap_servers,

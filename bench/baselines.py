@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from aiokafka import AIOKafkaConsumer
 
 from bench.corpus import Declaration
-from bench.kafka_io import FETCH_BYTES, quiet_kafka_client
+from bench.kafka_io import FETCH_BYTES, quiet_kafka_client, security
 from bench.report import Latency, Measurement
 from gateway.config import GatewaySettings
 from gateway.errors import Rejection
@@ -131,7 +131,7 @@ async def consume_only(bootstrap_servers: str, topics: Sequence[str], count: int
 
 async def _consume_once(bootstrap_servers: str, topics: Sequence[str], count: int, max_records: int,
                         batch_timeout_ms: int, stall_timeout: float) -> float:
-    consumer = AIOKafkaConsumer(*topics, bootstrap_servers=bootstrap_servers, group_id=f"bench-consume-{uuid.uuid4()}",
+    consumer = AIOKafkaConsumer(*topics, bootstrap_servers=bootstrap_servers, **security(), group_id=f"bench-consume-{uuid.uuid4()}",
                                 auto_offset_reset="earliest", enable_auto_commit=False,
                                 max_partition_fetch_bytes=FETCH_BYTES)
     started = time.perf_counter()

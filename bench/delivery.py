@@ -26,7 +26,7 @@ from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
 
 from bench import BenchError
 from bench.corpus import Declaration, generate_corpus, relabel
-from bench.kafka_io import ReplyCollector, new_tracking_id, producer, quiet_kafka_client, round_trips
+from bench.kafka_io import ReplyCollector, new_tracking_id, producer, quiet_kafka_client, round_trips, security
 from bench.members import MemberFigures, Sent, member_figures, one_at_a_time, outlasted, pooled, slow_share
 from bench.network import DELIVERY_MEMBERS, delivery_participant, write_delivery_network
 from bench.probes import CpuSnapshot, DeliveryCounters, child_pids, describe_cores
@@ -391,7 +391,7 @@ def _check_registrations(report: Report, processes: _Processes, expected: dict[s
 async def _truncate(bootstrap: str, topics: Sequence[str], partitions: int) -> None:
     """Delete every record now in ``topics`` (the log start moves to the end), so a new group reads nothing old."""
     tps = [TopicPartition(t, p) for t in topics for p in range(partitions)]
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, **security(), enable_auto_commit=False)
     await consumer.start()
     try:
         ends = await consumer.end_offsets(tps)
@@ -400,7 +400,7 @@ async def _truncate(bootstrap: str, topics: Sequence[str], partitions: int) -> N
     cut = {tp: RecordsToDelete(before_offset=end) for tp, end in ends.items() if end > 0}
     if not cut:
         return
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **security())
     await admin.start()
     try:
         await admin.delete_records(cut, timeout_ms=30_000)

@@ -12,13 +12,17 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
+from typing import Any
+
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from gateway import headers as h
+from gateway.ops.broker import ADMIN_USER, LocalBroker
 
-__all__ = ["FinalReply", "Outgoing", "ReplyCollector", "SeenReplies", "new_tracking_id", "produce_all", "producer",
-           "quiet_kafka_client", "read_tracking_ids", "round_trips"]
+__all__ = ["FinalReply", "Outgoing", "ReplyCollector", "SeenReplies", "network_kafka", "new_tracking_id",
+           "produce_all", "producer", "quiet_kafka_client", "read_tracking_ids", "round_trips", "security",
+           "use_broker"]
 
 FETCH_BYTES = 8 * 1024 * 1024  # as the gateway's consumer: max_message_bytes * 2
 
@@ -46,6 +50,32 @@ class Outgoing:
     tracking_id: str
 
 
+_BROKER: list[LocalBroker] = []  # the benchmark's broker, once use_broker() named it
+
+
+def use_broker(broker: LocalBroker) -> None:
+    """Run every benchmark client, and every process started on the benchmark's network files, as the broker's
+    administrator (a secured broker: the ACL checks cost nothing the benchmark could measure).
+
+    Args:
+        broker: the benchmark's local broker (its administrator's password is read when a client is made).
+    """
+    _BROKER[:] = [broker]
+
+
+def security() -> dict[str, Any]:
+    """Return the aiokafka security options of every benchmark client (see :func:`use_broker`)."""
+    return _BROKER[0].admin_security() if _BROKER else {}
+
+
+def network_kafka() -> dict[str, str]:
+    """Return the ``kafka:`` keys a benchmark network file adds for its processes: the administrator's user name
+    and password file (never the password itself)."""
+    if not _BROKER or not _BROKER[0].secured:
+        return {}
+    return {"username": ADMIN_USER, "password_file": str(_BROKER[0].admin_password_file)}
+
+
 def new_tracking_id() -> str:
     """Return a fresh tracking id, as a member system would set it."""
     return str(uuid.uuid4())
@@ -58,7 +88,7 @@ def producer(bootstrap_servers: str) -> AIOKafkaProducer:
         bootstrap_servers: Kafka address.
     """
     # Batches of up to 1 MiB: the default 16 KiB holds no corpus declaration but the smallest.
-    return AIOKafkaProducer(bootstrap_servers=bootstrap_servers, acks="all", enable_idempotence=True, linger_ms=5,
+    return AIOKafkaProducer(bootstrap_servers=bootstrap_servers, **security(), acks="all", enable_idempotence=True, linger_ms=5,
                             max_batch_size=1024 * 1024, max_request_size=FETCH_BYTES)
 
 
@@ -144,7 +174,7 @@ class ReplyCollector:
     def __init__(self, bootstrap_servers: str, topics: Sequence[str], partitions: int) -> None:
         self.topics = list(topics)
         self._tps = [TopicPartition(t, p) for t in topics for p in range(partitions)]
-        self._consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False,
+        self._consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, **security(), enable_auto_commit=False,
                                           max_partition_fetch_bytes=FETCH_BYTES)
         self._seen = SeenReplies()
         self._task: asyncio.Task[None] | None = None
@@ -236,7 +266,7 @@ async def read_tracking_ids(bootstrap_servers: str, topics: Sequence[str], parti
     Raises:
         TimeoutError: the end was not reached in time.
     """
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False,
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, **security(), enable_auto_commit=False,
                                 max_partition_fetch_bytes=FETCH_BYTES)
     await consumer.start()
     counts: Counter[str] = Counter()
@@ -276,7 +306,7 @@ async def round_trips(bootstrap_servers: str, topic: str = "bench.round-trips", 
     Returns:
         Mean publish (linger 5 ms), publish (linger 0) and commit times, in ms.
     """
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, **security())
     await admin.start()
     try:
         if topic not in await admin.list_topics():
@@ -285,7 +315,7 @@ async def round_trips(bootstrap_servers: str, topic: str = "bench.round-trips", 
         await admin.close()
     publish = []
     for linger in (5, 0):
-        prod = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, acks="all", enable_idempotence=True,
+        prod = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, **security(), acks="all", enable_idempotence=True,
                                 linger_ms=linger)
         await prod.start()
         try:
@@ -299,7 +329,7 @@ async def round_trips(bootstrap_servers: str, topic: str = "bench.round-trips", 
         finally:
             await prod.stop()
     tp = TopicPartition(topic, 0)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, group_id=f"bench-commit-{uuid.uuid4()}",
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, **security(), group_id=f"bench-commit-{uuid.uuid4()}",
                                 enable_auto_commit=False)
     await consumer.start()
     try:

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import yaml
 
+from bench.kafka_io import network_kafka
+
 __all__ = ["DELIVERY_MEMBERS", "MEMBERS", "PARTICIPANTS", "allowed_pairs", "delivery_participant", "write_network",
            "write_delivery_network"]
 
@@ -43,7 +45,7 @@ def write_network(path: Path, *, bootstrap_servers: str, group_id: str) -> Path:
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump({
-        "kafka": {"bootstrap_servers": bootstrap_servers, "group_id": group_id},
+        "kafka": {"bootstrap_servers": bootstrap_servers, "group_id": group_id, **network_kafka()},
         "participants": {p: {"name": p} for p in PARTICIPANTS},
         "members": {code: {"name": name, "submitters": list(submitters)}
                     for code, (name, submitters) in MEMBERS.items()},
@@ -74,7 +76,7 @@ def write_delivery_network(path: Path, *, bootstrap_servers: str, group_id: str,
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump({
-        "kafka": {"bootstrap_servers": bootstrap_servers, "group_id": group_id},
+        "kafka": {"bootstrap_servers": bootstrap_servers, "group_id": group_id, **network_kafka()},
         "participants": {delivery_participant(m): {"name": delivery_participant(m)} for m in DELIVERY_MEMBERS},
         "members": {code: {"name": name, "submitters": [delivery_participant(code)],
                            "adapter": {"name": "asycuda", "settings": {"url": urls[code]}},

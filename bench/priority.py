@@ -29,7 +29,7 @@ import yaml
 from aiokafka import AIOKafkaProducer
 
 from bench import BenchError
-from bench.kafka_io import ReplyCollector, producer, quiet_kafka_client
+from bench.kafka_io import ReplyCollector, network_kafka, producer, quiet_kafka_client
 from bench.report import LANE, Latency, Measurement, Report
 from gateway import headers as h
 from gateway.adapter_api import Declaration, NationalAnswer
@@ -97,7 +97,8 @@ def write_lane_network(path: Path, *, bootstrap_servers: str, delay: float, burs
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump({
-        "kafka": {"bootstrap_servers": bootstrap_servers, "group_id": f"oco-bench-lanes-{uuid.uuid4().hex[:12]}"},
+        "kafka": {"bootstrap_servers": bootstrap_servers, "group_id": f"oco-bench-lanes-{uuid.uuid4().hex[:12]}",
+                  **network_kafka()},
         "participants": {_PARTICIPANT: {"name": _PARTICIPANT}},
         "members": {LANE_MEMBER: {"name": "Marshall Islands Customs", "submitters": [_PARTICIPANT],
                                   "adapter": {"name": "fake", "settings": {"delay": delay}},

@@ -25,7 +25,7 @@ from bench.corpus import Declaration, SizeSummary, generate_corpus
 from bench.delivery import FAST, SLOW, MemberPlan, members_phase
 from bench.end_to_end import latency, throughput
 from bench.kafka_io import (Outgoing, ReplyCollector, new_tracking_id, produce_all, quiet_kafka_client,
-                            read_tracking_ids)
+                            read_tracking_ids, use_broker)
 from bench.network import MEMBERS, PARTICIPANTS, write_network
 from bench.priority import LANE_MEMBER, LanePlan, lane_phase
 from bench.probes import Probe, describe_interval
@@ -135,7 +135,8 @@ def run(options: Options, report: Report | None = None, command: str = "") -> Re
     report.corpus = sizes
     with tempfile.TemporaryDirectory(prefix="oco-bench-") as tmp:
         port, controller_port, metrics_port = free_ports(3)
-        broker = LocalBroker(Path(tmp) / "kafka", port=port, controller_port=controller_port, insecure=True)
+        broker = LocalBroker(Path(tmp) / "kafka", port=port, controller_port=controller_port)
+        use_broker(broker)  # every client and process of the run as the broker's administrator
         config = write_network(Path(tmp) / "network.yaml", bootstrap_servers=broker.bootstrap_servers,
                                group_id=f"oco-bench-{uuid.uuid4().hex[:12]}")
         settings = load_settings(config)

@@ -27,13 +27,19 @@ async def topic_partitions(consumer: AIOKafkaConsumer, topic: str, wait: float =
         wait: seconds to keep asking (a topic just created takes a moment to appear).
 
     Raises:
-        BrokerError: the topic does not exist.
+        BrokerError: the topic does not exist, or this client's identity may not see it.
     """
+    client = consumer._client  # noqa: SLF001 - aiokafka has no public call for either
+    await client.add_topic(topic)  # asked by name: the broker then says whether this identity may see it
     for _ in range(max(1, int(wait / 0.2))):
         found = consumer.partitions_for_topic(topic)
         if found:
             return found
-        await consumer._client.force_metadata_update()  # noqa: SLF001 - aiokafka has no public call
+        if topic in client.cluster.unauthorized_topics:
+            raise BrokerError(f"this client's Kafka identity may not read topic {topic} (the broker's ACLs): "
+                              "connect as the identity it belongs to (OCO_KAFKA__USERNAME), or ask the network's "
+                              "operator to provision it")
+        await client.force_metadata_update()
         await asyncio.sleep(0.2)
     raise BrokerError(f"topic {topic} does not exist: is the gateway running with it configured?")
 
@@ -134,12 +140,15 @@ class ParticipantClient:
         self._bootstrap = bootstrap_servers
 
     async def __aenter__(self) -> ParticipantClient:
-        await self._replies.start()
         try:
+            await self._replies.start()
             await self._producer.start()
         except KafkaError as exc:
             await self._close()
             raise BrokerError(f"cannot reach Kafka at {self._bootstrap}: {exc}") from exc
+        except BaseException:
+            await self._close()
+            raise
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -636,6 +636,60 @@ class TestEnvironment:
         assert _env_configmaps()
 
 
+class TestSecrets:
+    """Kafka credentials: per process, from Secrets, never from a ConfigMap or the network file."""
+
+    def test_no_configmap_holds_a_password(self) -> None:
+        """No ConfigMap key names a password, and no network file carries one."""
+        for doc in yaml.safe_load_all((K8S / "configmap.yaml").read_text(encoding="utf-8")):
+            for key, value in (doc.get("data") or {}).items():
+                assert "PASSWORD" not in key.upper() or key.upper().endswith("_FILE"), f"{key} in a ConfigMap"
+                assert "password:" not in str(value), f"a password in ConfigMap {doc['metadata']['name']}/{key}"
+        for where, text in _network_files().items():
+            assert "password:" not in text, f"a password in the {where} network file"
+
+    @pytest.mark.parametrize(("deployment", "identity"), [(JOB, "oco-gateway"), (DELIVERY_JOB, "oco-delivery")])
+    def test_each_process_has_its_own_identity_and_secret(self, deployment: str, identity: str) -> None:
+        """The gateway and the delivery workers log in as their own identity, the password from a Secret key."""
+        env = {item["name"]: item for item in _container(deployment).get("env", [])}
+        assert env["OCO_KAFKA__USERNAME"]["value"] == identity
+        ref = env["OCO_KAFKA__PASSWORD"]["valueFrom"]["secretKeyRef"]
+        assert ref["key"] == identity and ref["name"]
+
+    def test_kubernetes_runs_production_over_sasl_ssl(self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+        """The pods run with environment production on SASL_SSL, which the gateway accepts without exceptions."""
+        from gateway.config import load_settings
+
+        env = _k8s_env()
+        assert env["OCO_ENVIRONMENT"] == "production" and env["OCO_KAFKA__SECURITY_PROTOCOL"] == "SASL_SSL"
+        assert "OCO_KAFKA__ALLOW_INSECURE" not in env
+        for key in [k for k in os.environ if k.startswith("OCO_")]:
+            monkeypatch.delenv(key)
+        for key, value in env.items():
+            if key != "OCO_CONFIG":
+                monkeypatch.setenv(key, value)
+        path = tmp_path / "network.yaml"
+        path.write_text(_network_files()["kubernetes"], encoding="utf-8")
+        assert load_settings(path).kafka.secure_enough() is None
+
+    @pytest.mark.parametrize("service", [GATEWAY_SERVICE, DELIVERY_SERVICE])
+    def test_compose_says_its_plaintext_kafka_is_allowed(self, service: str, monkeypatch: pytest.MonkeyPatch,
+                                                         tmp_path: Path) -> None:
+        """The image defaults to production; compose's one-machine PLAINTEXT Kafka is accepted only because the
+        services say so explicitly."""
+        from gateway.config import load_settings
+
+        assert _image_env()["OCO_ENVIRONMENT"] == "production"
+        for key in [k for k in os.environ if k.startswith("OCO_")]:
+            monkeypatch.delenv(key)
+        for key, value in {**_image_env(), **_compose_env(_service(service))}.items():
+            if key.startswith("OCO_") and key not in ("OCO_CONFIG", "OCO_PROFILES_DIR"):
+                monkeypatch.setenv(key, value)
+        path = tmp_path / "network.yaml"
+        path.write_text(_network_files()["compose"], encoding="utf-8")
+        assert load_settings(path).kafka.allow_insecure
+
+
 class TestKustomization:
     def test_lists_only_files_that_exist(self) -> None:
         """Every resource kustomization.yaml lists is a file in k8s/."""
@@ -768,8 +822,11 @@ class TestDeliveryDeployment:
         assert _pod_spec(DELIVERY_JOB)["automountServiceAccountToken"] is False
 
     def test_reads_the_gateways_configuration(self) -> None:
-        """Same environment ConfigMaps, same network file, and a writable /tmp."""
-        assert _k8s_env(DELIVERY_JOB) == _k8s_env(JOB)
+        """Same environment ConfigMaps (only the Kafka identity differs), same network file, a writable /tmp."""
+        def shared(env: dict[str, str]) -> dict[str, str]:
+            return {key: value for key, value in env.items() if key != "OCO_KAFKA__USERNAME"}
+
+        assert shared(_k8s_env(DELIVERY_JOB)) == shared(_k8s_env(JOB))
         assert _k8s_network_text(DELIVERY_JOB) == _k8s_network_text(JOB)
         mount = _mount_serving("/tmp/x", DELIVERY_JOB)
         volume = next(v for v in _pod_spec(DELIVERY_JOB)["volumes"] if v["name"] == mount["name"])
