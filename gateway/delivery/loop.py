@@ -21,9 +21,12 @@ import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 
+from gateway import headers as h
 from gateway.delivery.lanes import Lane, LaneScheduler
 from gateway.delivery.worker import Decision, InRecord, MemberWorker
-from gateway.topics import deliver_topic, priority_topic, retry_topic
+from gateway.kafka_errors import refused_for_good_or_forbidden
+from gateway.pipeline.route import Output
+from gateway.topics import DEAD_LETTER, deliver_topic, priority_topic, retry_topic
 
 __all__ = ["HELD_PER_PARTITION", "DeliveryLoop"]
 
@@ -189,7 +192,7 @@ class DeliveryLoop:
             else:
                 self._hold(tp, decision.hold_until)
             return
-        await _publish_all(self._producer, decision)
+        await _publish_all(self._producer, decision, self.member)
         if not self._owns(tp, record):
             return
         await self._consumer.commit({tp: record.offset + 1})
@@ -249,13 +252,43 @@ class _Revoked(ConsumerRebalanceListener):
         """Nothing to do: the consumer starts each partition at its committed offset."""
 
 
-async def _publish_all(producer: AIOKafkaProducer, decision: Decision) -> None:
-    sends: list[Awaitable[object]] = [
-        await producer.send(o.topic, o.value, key=o.key or None,
-                            headers=[(k, v.encode()) for k, v in o.headers.items()])
-        for o in decision.outputs
-    ]
-    await asyncio.gather(*sends)
+async def _publish_all(producer: AIOKafkaProducer, decision: Decision, member: str) -> None:
+    """Publish a decision's outputs and wait for every acknowledgement.
+
+    An output the broker refuses for good (too large, or a topic this identity may not write) is parked on
+    ``oco.dlq`` instead, with the topic it was meant for, so the record's offset can be committed: retrying it
+    would hold the member's partition for ever. Anything else (the broker away) raises, and the record is
+    handled again.
+    """
+    outputs = list(decision.outputs)
+    results = await asyncio.gather(*[await _send(producer, o) for o in outputs], return_exceptions=True)
+    refused = [(o, r) for o, r in zip(outputs, results, strict=True) if isinstance(r, BaseException)]
+    for _, exc in refused:
+        if not refused_for_good_or_forbidden(exc):
+            raise exc
+    parked = [_unwritable(o, exc) for o, exc in refused]
+    for out, (original, exc) in zip(parked, refused, strict=True):
+        log.error("delivery_output_refused_parked", member=member, topic=original.topic, error=repr(exc),
+                  tracking_id=original.headers.get(h.TRACKING_ID))
+    await asyncio.gather(*[await _send(producer, o) for o in parked])
+
+
+async def _send(producer: AIOKafkaProducer, out: Output) -> Awaitable[object]:
+    try:
+        return await producer.send(out.topic, out.value, key=out.key or None,
+                                   headers=[(k, v.encode()) for k, v in out.headers.items()])
+    except KafkaError as exc:  # refused before it was queued (too large for the producer): an outcome too
+        failed: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+        failed.set_exception(exc)
+        return failed
+
+
+def _unwritable(out: Output, exc: BaseException) -> Output:
+    """The dead-letter copy of an output the broker refused for good, naming where it should have gone."""
+    return Output(DEAD_LETTER, out.key, out.value, {
+        **out.headers, h.DLQ_TOPIC: out.topic, h.DLQ_PARTITION: "", h.DLQ_OFFSET: "", h.DLQ_STAGE: "deliver-publish",
+        h.DLQ_EXCEPTION_CLASS: f"{type(exc).__module__}.{type(exc).__qualname__}",
+        h.DLQ_EXCEPTION_MESSAGE: f"the broker refused this record for {out.topic} for good: {exc!r}"[:1000]})
 
 
 def _in_record(record: ConsumerRecord) -> InRecord:

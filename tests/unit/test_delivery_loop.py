@@ -298,3 +298,47 @@ class TestDeliveryLoop:
         loop, observed = make_loop(consumer, adapter, producer)
         await run_until(loop, lambda: len(observed) == 2)
         assert observed == [(Lane.PRIORITY, "accepted"), (Lane.ORDINARY, "accepted")]
+
+
+class RefusingProducer(FakeProducer):
+    """A producer whose broker refuses, for good, every record for the topics named."""
+
+    def __init__(self, refuse: dict[str, Exception]) -> None:
+        super().__init__()
+        self.refuse = refuse
+
+    async def send(self, topic: str, value: bytes, *, key: bytes | None, headers: list[tuple[str, bytes]]):
+        if topic in self.refuse:
+            failed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            failed.set_exception(self.refuse[topic])
+            return failed
+        return await super().send(topic, value, key=key, headers=headers)
+
+
+class TestOutputsRefusedForGood:
+    async def test_a_reply_the_broker_will_never_take_is_parked_and_the_partition_moves_on(self) -> None:
+        """The participant's reply topic may no longer be written (an ACL removed): the reply goes to oco.dlq
+        naming the topic it was meant for, the offset is committed, and the next declaration is delivered."""
+        from aiokafka.errors import TopicAuthorizationFailedError
+
+        consumer = FakeConsumer(ORD, PRIO, RETRY)
+        for i in range(3):
+            consumer.append(ORD, f"ORD-{i}")
+        producer = RefusingProducer({"oco.reply.fj-post": TopicAuthorizationFailedError()})
+        loop, _ = make_loop(consumer, FakeAdapter(M, {}), producer)
+        await run_until(loop, lambda: len([t for t, _ in producer.sent if t == "oco.dlq"]) == 3)
+        parked = [hd for t, hd in producer.sent if t == "oco.dlq"]
+        assert [hd[h.LRN] for hd in parked] == ["ORD-0", "ORD-1", "ORD-2"]
+        assert {hd[h.DLQ_TOPIC] for hd in parked} == {"oco.reply.fj-post"}
+        assert all("TopicAuthorizationFailed" in hd[h.DLQ_EXCEPTION_CLASS] for hd in parked)
+        assert consumer.committed[ORD] == 3
+
+    async def test_a_passing_error_is_still_retried(self) -> None:
+        """The broker away for a moment is not 'for good': the record is handled again, nothing parked."""
+        consumer = FakeConsumer(ORD, PRIO, RETRY)
+        consumer.append(ORD, "ORD-0")
+        producer = FakeProducer()
+        producer.fail_at = {1}
+        loop, _ = make_loop(consumer, FakeAdapter(M, {}), producer)
+        await run_until(loop, lambda: producer.answered() == ["ORD-0"], timeout=15)
+        assert not [t for t, _ in producer.sent if t == "oco.dlq"]
