@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-unit bench install tools broker-start broker-stop clean k8s-rules
+.PHONY: demo test test-unit fuzz bench install tools broker-start broker-stop clean k8s-rules
 
 demo: $(STAMP) tools
 	$(BIN)/oco-gateway demo
@@ -14,6 +14,15 @@ test: $(STAMP) tools
 
 test-unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
+
+# The fuzz run on demand: the pipeline's properties over many more inputs than `make test` tries (FUZZ_EXAMPLES per
+# property, 20000 by default), then libFuzzer through atheris when it is installed (FUZZ_RUNS inputs).
+fuzz: $(STAMP)
+	HYPOTHESIS_PROFILE=long $(BIN)/python -m pytest tests/fuzz -q $(PYTEST_ARGS)
+	@if $(BIN)/python -c 'import atheris' 2>/dev/null; then \
+	  mkdir -p .state/fuzz-corpus && \
+	  $(BIN)/python -m tests.fuzz.atheris_pipeline -runs=$${FUZZ_RUNS:-200000} -max_len=65536 .state/fuzz-corpus; \
+	else echo "atheris is not installed ($(BIN)/pip install atheris): the coverage-guided run is skipped"; fi
 
 bench: $(STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)

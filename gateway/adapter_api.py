@@ -37,6 +37,7 @@ from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, ClassVar, Literal, TypeVar, get_args
+from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.fields import FieldInfo
@@ -56,12 +57,26 @@ __all__ = [
     "NationalAnswer",
     "Registration",
     "TaxLine",
+    "header_value",
     "idempotency_key",
     "kafka_client_options",
     "parse_settings",
 ]
 
 M = TypeVar("M", bound=BaseModel)
+
+
+def header_value(value: str) -> str:
+    """Return ``value`` as an HTTP header can carry it: as is when printable ASCII, else percent-encoded UTF-8.
+
+    An idempotency key holds the trader's LRN, which may be any text (``ÑÅ-東京``), while HTTP header values
+    are ASCII (httpx refuses anything else). The encoding is stable, so a redelivery sends the same key, and
+    ASCII keys travel unchanged. A national system knows such a key in this form.
+
+    Args:
+        value: the header value.
+    """
+    return value if value.isascii() and value.isprintable() else quote(value, safe="")
 
 
 def idempotency_key(participant: str, lrn: str, function_code: str, payload: bytes) -> str:

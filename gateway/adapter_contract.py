@@ -18,8 +18,8 @@ Example::
         @pytest.fixture
         async def adapter(self, national): ...
 
-The suite covers the happy path, a national rejection, a timeout, an outage and recovery, and duplicate
-delivery. It proves behaviour over the adapter's real transport, so it needs a real endpoint.
+The suite covers the happy path, a national rejection, a timeout, an outage and recovery, duplicate
+delivery, and an LRN that is not ASCII. It proves behaviour over the adapter's real transport, so it needs a real endpoint.
 """
 
 from __future__ import annotations
@@ -117,6 +117,19 @@ class AdapterContract:
         first = await adapter.deliver(declaration)
         again = await adapter.deliver(Declaration(**{**_fields(declaration), "attempt": 2}))
         assert first.accepted and again.accepted
+        assert first.registration and again.registration
+        assert again.registration.reference == first.registration.reference
+        assert await national.registrations(declaration.idempotency_key) == 1
+
+
+    async def test_non_ascii_lrn_registers_once(self, adapter: Adapter, national: NationalSystem) -> None:
+        """An LRN with non-ASCII letters (the WCO LRN is any text, an..35) reaches the national system intact:
+        registered once, under its idempotency key, and a redelivery gets the same reference."""
+        lrn = f"ÑÅ-Tōkyō-東京-{time.time_ns() % 10**6}-{next(_SEQ)}"
+        declaration = self.declaration(lrn=lrn)
+        first = await adapter.deliver(declaration)
+        again = await adapter.deliver(Declaration(**{**_fields(declaration), "attempt": 2}))
+        assert first.accepted, first.issues
         assert first.registration and again.registration
         assert again.registration.reference == first.registration.reference
         assert await national.registrations(declaration.idempotency_key) == 1

@@ -114,11 +114,36 @@ class MetricsSettings(_Strict):
     port: int = Field(9464, ge=0, le=65535)
 
 
+RECORD_HEADROOM = 64 * 1024
+"""Bytes a record may carry beyond ``max_message_bytes`` (headers, key, batch framing): the producer's
+``max_request_size`` and the topics' ``max.message.bytes`` are ``max_message_bytes`` plus this."""
+
+
 class LimitsSettings(_Strict):
-    """Limits on hostile or accidental input."""
+    """Limits on hostile or accidental input, and on what one message may cost (docs/operations.md, *Limits*)."""
 
     max_message_bytes: int = Field(4 * 1024 * 1024, ge=1024)
     max_depth: int | None = Field(None, ge=1, le=255, description="element nesting limit; libxml2 stops at 256")
+    max_schema_errors: int = Field(100, ge=1, le=500, description="schema errors listed in a rejection; the "
+                                   "Response ends with OCO-ERRORS-TRUNCATED when there were more")
+    workers: int = Field(2, ge=1, le=64, description="pipeline worker threads; a participant uses one at a time")
+    batch_seconds: float = Field(0.5, gt=0, le=60, description="a batch starts no message after this; the rest is "
+                                 "read again in the next batch")
+    slow_message_seconds: float = Field(0.5, gt=0, le=60, description="a message still running after this leaves "
+                                        "its batch (slow lane): its participant's partitions wait, nobody else")
+    max_seconds_per_message: float = Field(30.0, gt=0, le=3600, description="a message still running after this "
+                                           "is given up: rejected (OCO-TIMEOUT) and parked")
+
+    @property
+    def max_record_bytes(self) -> int:
+        """The largest record the gateway publishes (and its producer and topics accept)."""
+        return self.max_message_bytes + RECORD_HEADROOM
+
+    @model_validator(mode="after")
+    def _ordered(self) -> LimitsSettings:
+        if self.max_seconds_per_message <= self.slow_message_seconds:
+            raise ValueError("max_seconds_per_message must be longer than slow_message_seconds")
+        return self
 
 
 class AdapterSettings(_Strict):

@@ -14,6 +14,7 @@
         ├── SchemaInvalid                 schema errors; the submitter gets each one
         ├── NotAllowed                    unknown member, or submitter not allowed for it
         ├── StageFailed                   a stage crashed (a bug): dead-lettered, never lost
+        ├── TimedOut                      processing took longer than gateway.max_seconds_per_message: dead-lettered
         └── EventRefused                  a trusted-trader status event fails the trust checks: parked
 
 A ``Rejection`` always ends as a rejected Response to the submitter; those with ``dead_letter = True``
@@ -25,6 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = [
+    "ERRORS_TRUNCATED",
     "AdapterError",
     "AdapterProtocolError",
     "AdapterUnavailable",
@@ -39,8 +41,10 @@ __all__ = [
     "Rejection",
     "SchemaInvalid",
     "StageFailed",
+    "TimedOut",
     "Unidentified",
     "Unreadable",
+    "truncated_issue",
 ]
 
 
@@ -104,6 +108,21 @@ class Issue:
     path: str | None = None
 
 
+ERRORS_TRUNCATED = "OCO-ERRORS-TRUNCATED"
+"""Code of the Issue that ends a list of errors cut short (``gateway.max_schema_errors``)."""
+
+
+def truncated_issue(listed: int, total: int) -> Issue:
+    """Return the Issue that ends a list of ``listed`` errors out of ``total``.
+
+    Args:
+        listed: errors listed before it.
+        total: errors found in all.
+    """
+    return Issue(ERRORS_TRUNCATED, f"... {total - listed} more errors, truncated: the first {listed} of {total} "
+                                   "are listed; correct them and submit again to see the rest")
+
+
 class Rejection(GatewayError):
     """A message is refused: the submitter is told why, and the gateway goes on.
 
@@ -159,6 +178,24 @@ class StageFailed(Rejection):
             stage=stage,
         )
         self.__cause__ = exc
+
+
+class TimedOut(Rejection):
+    """The gateway gave up on a message still being processed after ``gateway.max_seconds_per_message``.
+
+    The work itself cannot be interrupted (it runs in C, in a worker thread, which is replaced); the
+    message ends rejected and parked all the same, so its partition moves on.
+
+    Args:
+        seconds: the limit that ran out.
+    """
+
+    dead_letter = True
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__([Issue("OCO-TIMEOUT", f"the gateway gave up on the message after {seconds:g} s of "
+                                               "processing; it is parked for the operators")], stage="timeout")
+        self.seconds = seconds
 
 
 class EventRefused(Rejection):

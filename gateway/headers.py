@@ -11,6 +11,7 @@ __all__ = [
     "DLQ_EXCEPTION_MESSAGE",
     "DLQ_OFFSET",
     "DLQ_PARTITION",
+    "DLQ_PAYLOAD_OMITTED",
     "DLQ_STAGE",
     "DLQ_TOPIC",
     "FUNCTION_CODE",
@@ -48,3 +49,6 @@ DLQ_OFFSET = "oco.errors.offset"
 DLQ_STAGE = "oco.errors.stage"
 DLQ_EXCEPTION_CLASS = "oco.errors.exception.class.name"
 DLQ_EXCEPTION_MESSAGE = "oco.errors.exception.message"
+# On a dead-letter record that carries no copy of the payload (it would not fit a Kafka record): the size of the
+# payload left out. The original stays where DLQ_TOPIC / DLQ_PARTITION / DLQ_OFFSET say, for the topic's retention.
+DLQ_PAYLOAD_OMITTED = "oco.errors.payload.omitted"

@@ -11,9 +11,9 @@ from typing import Any, cast
 
 from lxml import etree
 
-from gateway.errors import Issue
+from gateway.errors import Issue, truncated_issue
 
-__all__ = ["FUNCTION_CODES", "ResponseSummary", "Statement", "TaxDue", "build_response", "read_response"]
+__all__ = ["FUNCTION_CODES", "MAX_ERRORS", "ResponseSummary", "Statement", "TaxDue", "build_response", "read_response"]
 
 FUNCTION_CODES = {"accepted": "01", "received": "02", "rejected": "03", "cleared": "09", "invalidated": "10"}
 """Response status → WCO FunctionCode, as the OCO profile uses them."""
@@ -36,6 +36,8 @@ _DATETIME = f"{{{_DS}}}DateTimeString"
 # Characters XML 1.0 cannot carry; a message quoting a bad document may contain them.
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _COUNTRY = re.compile("[A-Z]{2}")
+MAX_ERRORS = 500
+"""Most ``Error`` elements one Response carries (at most about 3 KB each): it always fits a Kafka record."""
 _SUB = etree.SubElement
 
 
@@ -45,7 +47,8 @@ def build_response(*, status: str, tracking_id: str, lrn: str | None, member: st
                    taxes: Sequence[TaxDue] = (), statements: Sequence[Statement] = ()) -> bytes:
     """Return a Response document, valid against ``schemas/oco``, as UTF-8 bytes.
 
-    Each Issue becomes an ``Error`` (ValidationCode, Description, Pointer with Location and LineNumeric).
+    Each Issue becomes an ``Error`` (ValidationCode, Description, Pointer with Location and LineNumeric); past
+    :data:`MAX_ERRORS`, the last one says how many more there were (``OCO-ERRORS-TRUNCATED``).
     Texts are cleaned (characters XML cannot carry dropped, whitespace collapsed) and cut to the schema's
     lengths; an echoed ``lrn``, ``member`` or ``declaration_id`` the schema cannot carry (a 40-character
     LRN from a rejected declaration) is left out rather than making the Response itself invalid.
@@ -86,6 +89,8 @@ def build_response(*, status: str, tracking_id: str, lrn: str | None, member: st
         _SUB(info, _Q["StatementCode"]).text = _text(statement.code, 17) or "NOTE"
         _SUB(info, _Q["StatementDescription"]).text = _text(statement.description, 512) or "-"
         _SUB(info, _Q["StatementTypeCode"]).text = _text(statement.type_code, 3) or "ZZZ"
+    if len(issues) > MAX_ERRORS:
+        issues = [*issues[: MAX_ERRORS - 1], truncated_issue(MAX_ERRORS - 1, len(issues))]
     for issue in issues:
         error = _SUB(response, _Q["Error"])
         _SUB(error, _Q["Description"]).text = _text(issue.message, 512) or _text(issue.code, 512) or "error"

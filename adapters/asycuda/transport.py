@@ -13,7 +13,7 @@ from typing import Protocol
 
 import httpx
 
-from gateway.adapter_api import AdapterProtocolError, AdapterUnavailable
+from gateway.adapter_api import AdapterProtocolError, AdapterUnavailable, header_value
 
 __all__ = ["ADAPTER", "AsycudaTransport", "HttpTransport", "Reply"]
 
@@ -81,14 +81,15 @@ class HttpTransport:
 
         Args:
             document: the ASYCUDA World declaration XML.
-            key: sent as ``Idempotency-Key``.
+            key: sent as ``Idempotency-Key`` (percent-encoded UTF-8 when it is not printable ASCII, see
+                ``gateway.adapter_api.header_value``).
             tracking_id: sent as ``X-OCO-Tracking-Id``.
 
         Raises:
             AdapterUnavailable: connection refused or dropped, timeout, HTTP 5xx, 408 or 429.
             AdapterProtocolError: any other unexpected HTTP status, or a failure to decode the answer.
         """
-        headers = {"Idempotency-Key": key, "X-OCO-Tracking-Id": tracking_id}
+        headers = {"Idempotency-Key": header_value(key), "X-OCO-Tracking-Id": header_value(tracking_id)}
         try:
             # httpx's timeout is per read/write; this bounds the whole exchange (a trickling server too).
             async with asyncio.timeout(self.timeout):

@@ -47,6 +47,12 @@ class GatewayMetrics:
             "oco_gateway_publish_failures_total", "Batches whose outputs the broker did not acknowledge "
             "(the batch is consumed again).", registry=r)
         self.up = Gauge("oco_gateway_up", "1 while the gateway is consuming.", registry=r)
+        self.slow_messages = Counter(
+            "oco_gateway_slow_messages_total", "Messages that took longer than gateway.slow_message_seconds and "
+            "left their batch for the slow lane, by participant.", ["participant"], registry=r)
+        self.outputs_replaced = Counter(
+            "oco_gateway_outputs_replaced_total", "Output records the broker refused for good (too large, "
+            "invalid), published instead as a dead-letter reference (and a reply saying so).", registry=r)
         self.aeo_declarations = Counter(
             "oco_gateway_aeo_declarations_total", "Declarations naming an AEO holder, by destination member and "
             "outcome (priority: recognised, sent to the priority lane; no_priority).", ["member", "outcome"],

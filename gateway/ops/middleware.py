@@ -52,6 +52,10 @@ def _observe(metrics: GatewayMetrics, result: Any, now_ms: float) -> None:
         outcome = "dead_lettered" if rejection.dead_letter else "rejected"
         metrics.rejections.labels(rejection.stage, rejection.issues[0].code).inc()
     metrics.messages.labels(result.participant, outcome).inc()
+    if result.slow:
+        metrics.slow_messages.labels(result.participant).inc()
+    if result.replaced:
+        metrics.outputs_replaced.inc(result.replaced)
     metrics.processing.observe(result.seconds)
     metrics.message_bytes.observe(result.size)
     if result.timestamp_ms:

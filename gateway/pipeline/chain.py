@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from gateway.config import GatewaySettings
+from gateway.config import GatewaySettings, LimitsSettings
 from gateway.errors import Rejection, StageFailed
 from gateway.pipeline.authorize import Authorizer
 from gateway.pipeline.context import SourceRef, Stage, Submission
@@ -23,7 +23,8 @@ from gateway.pipeline.identify import ProfileSelector
 from gateway.pipeline.parse import SafeParser
 from gateway.pipeline.recognise import Recogniser
 from gateway.pipeline.route import Output, plan_outputs
-from gateway.pipeline.validate import validate_schema
+from gateway.pipeline.validate import schema_validator, validate_schema
+from gateway.profiles._issues import DEFAULT_MAX_ERRORS
 
 if TYPE_CHECKING:
     from gateway.aeo.recognition import RecognitionPolicy
@@ -45,10 +46,11 @@ def build_reading_stages(settings: GatewaySettings, registry: ProfileRegistry) -
         settings: validated configuration (limits).
         registry: the loaded schema profiles.
     """
+    limits = settings.gateway
     return [
-        SafeParser(settings.gateway.max_message_bytes, max_depth=settings.gateway.max_depth),
+        SafeParser(limits.max_message_bytes, max_depth=limits.max_depth),
         ProfileSelector(registry),
-        validate_schema,
+        validate_schema if limits.max_schema_errors == DEFAULT_MAX_ERRORS else schema_validator(limits.max_schema_errors),
     ]
 
 
@@ -88,10 +90,13 @@ class Pipeline:
 
     Args:
         stages: the stages, as from :func:`build_stages`.
+        limits: ``gateway`` settings; every output is planned to fit ``limits.max_record_bytes``.
     """
 
-    def __init__(self, stages: Sequence[Stage]) -> None:
+    def __init__(self, stages: Sequence[Stage], limits: LimitsSettings | None = None) -> None:
         self._stages = [(getattr(s, "__name__", type(s).__name__), s) for s in stages]
+        self.limits = limits or LimitsSettings()
+        self._record_limit = self.limits.max_record_bytes
 
     def __call__(self, submission: Submission) -> tuple[list[Output], Rejection | None]:
         """Process one submission.
@@ -116,13 +121,23 @@ class Pipeline:
                 break
         if rejection is not None and submission.routing is None and submission.profile is not None:
             submission = _echo_routing(submission)
+        return self.conclude(submission, rejection)
+
+    def conclude(self, submission: Submission, rejection: Rejection | None) -> tuple[list[Output], Rejection | None]:
+        """Plan the outputs of a submission the stages are done with (or that was given up: a timeout).
+
+        Args:
+            submission: the submission.
+            rejection: why it is refused, or None.
+        """
         try:
-            return plan_outputs(submission, rejection), rejection
+            return plan_outputs(submission, rejection, record_limit=self._record_limit), rejection
         except Exception as exc:  # noqa: BLE001 - a poison message must not block its partition
             log.exception("route_failed", tracking_id=submission.tracking_id)
             submission.routing = None  # answer without echoing anything from the document
+            submission.profile = None
             failed = StageFailed("route", exc)
-            return plan_outputs(submission, failed), failed
+            return plan_outputs(submission, failed, record_limit=self._record_limit), failed
 
 
 def _echo_routing(submission: Submission) -> Submission:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -13,9 +14,12 @@ from gateway.routing import AeoHolder, RoutingFields
 from gateway.profiles._xpath import nodes_xpath, string_xpath
 from gateway.profiles.descriptor import RoutingPaths
 
-__all__ = ["RoutingReader"]
+__all__ = ["MAX_FIELD_CHARS", "RoutingReader"]
 
 _REQUIRED = ("member", "lrn", "function_code")
+MAX_FIELD_CHARS = 256
+"""Longest routing value accepted: they become the record key and headers of every output, whatever the XSD."""
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
 _OPTIONAL = ("type_code", "declarant", "representative", "declaration_id")
 
 
@@ -56,13 +60,23 @@ class RoutingReader:
             root: the document's root element.
 
         Raises:
-            Unidentified: member, LRN or function code is missing or empty (code OCO-MISSING-ROUTING-FIELD).
+            Unidentified: member, LRN or function code is missing or empty (code OCO-MISSING-ROUTING-FIELD), or a
+                routing value is over :data:`MAX_FIELD_CHARS` or holds control characters
+                (OCO-INVALID-ROUTING-FIELD).
         """
         values: dict[str, object] = {}
         missing = []
         for name, xpath, required in self._fields:
             value = xpath(root).strip()
-            if value:
+            if len(value) > MAX_FIELD_CHARS or _CONTROL.search(value):
+                missing.append(Issue(
+                    code="OCO-INVALID-ROUTING-FIELD",
+                    message=f"the declaration's {name.replace('_', ' ')} ({getattr(self._paths, name)}) is "
+                            f"{len(value)} characters long or holds control characters; routing fields are at "
+                            f"most {MAX_FIELD_CHARS} printable characters",
+                    path=getattr(self._paths, name),
+                ))
+            elif value:
                 values[name] = value
             elif required:
                 missing.append(Issue(

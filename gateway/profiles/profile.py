@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from lxml import etree
 
 from gateway.errors import Issue, Unidentified
-from gateway.profiles._issues import schema_issues
+from gateway.profiles._issues import DEFAULT_MAX_ERRORS, schema_issues
 from gateway.profiles._routing import RoutingReader
 from gateway.profiles._xpath import boolean_xpath, string_xpath
 from gateway.profiles.descriptor import DocumentSpec, ProfileDescriptor
@@ -99,15 +99,17 @@ class Profile:
                         f"(accepted: {', '.join(sorted(self.wco_versions))})",
             )], stage="identify")
 
-    def validate(self, root: etree._Element) -> list[Issue]:
-        """Validate against the profile's XSDs; return every error, or an empty list.
+    def validate(self, root: etree._Element, max_errors: int = DEFAULT_MAX_ERRORS) -> list[Issue]:
+        """Validate against the profile's XSDs; return the errors (at most ``max_errors`` of them), or [].
 
         Args:
             root: the document's root element.
+            max_errors: errors listed; when there are more, the list ends with an ``OCO-ERRORS-TRUNCATED``
+                Issue saying how many were left out.
         """
         if self._schema.validate(root):
             return []
-        return schema_issues(self._schema.error_log, root, self._prefixes)
+        return schema_issues(self._schema.error_log, root, self._prefixes, max_errors)
 
     def extract(self, root: etree._Element) -> RoutingFields:
         """Read the routing fields of a declaration.

@@ -36,6 +36,7 @@ class ProfileRegistry:
 
     def __init__(self, profiles: Iterable[Profile]) -> None:
         self._profiles = tuple(profiles)
+        self._sources: tuple[Path, ...] | None = None
         self._index: dict[str, _RootEntry] = {}
         claimed: dict[tuple[str, str | None, str | None], Profile] = {}
         owners: dict[str, Path] = {}
@@ -71,11 +72,10 @@ class ProfileRegistry:
             ProfileError: a folder is missing or holds no profile, a descriptor or XSD is wrong, or two
                 profiles conflict. The message names the file and what to do.
         """
-        if isinstance(dirs, (str, Path)):
-            dirs = [dirs]
+        folders = [Path(dirs)] if isinstance(dirs, (str, Path)) else [Path(d) for d in dirs]
         profiles: list[Profile] = []
         compiled: dict[tuple[Path, ...], etree.XMLSchema] = {}
-        for descriptor_path in _find_descriptors([Path(d) for d in dirs]):
+        for descriptor_path in _find_descriptors(folders):
             descriptor = load_descriptor(descriptor_path)
             schema_root = (descriptor_path.parent / descriptor.schema_root).resolve()
             if not schema_root.is_dir():
@@ -86,7 +86,22 @@ class ProfileRegistry:
                 if paths not in compiled:
                     compiled[paths] = compile_schema(paths, descriptor_path)
                 profiles.append(Profile(descriptor, doc, compiled[paths], descriptor_path))
-        return cls(profiles)
+        registry = cls(profiles)
+        registry._sources = tuple(folders)
+        return registry
+
+    def clone(self) -> ProfileRegistry:
+        """Return the same profiles compiled again, for another thread.
+
+        lxml keeps a schema's last error log on the schema object, so two threads must not validate with
+        the same one at once: each pipeline worker thread gets its own copy (a few milliseconds each).
+
+        Raises:
+            ProfileError: this registry was not built by :meth:`load`, or its folders changed since.
+        """
+        if self._sources is None:
+            raise ProfileError("only a registry loaded from profile folders can be cloned")
+        return ProfileRegistry.load(self._sources)
 
     @property
     def profiles(self) -> tuple[Profile, ...]:

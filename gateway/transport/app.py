@@ -14,6 +14,7 @@ from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy
 from prometheus_client import make_asgi_app
 
+from gateway import kafka_idempotence
 from gateway.aeo.feed import Observed, RegistryFeed
 from gateway.aeo.intake import EventReader
 from gateway.aeo.recognition import RecognitionPolicy
@@ -22,6 +23,7 @@ from gateway.aeo.signing import TrustStore
 from gateway.aeo.status import TraderStatus, valid_trader_id
 from gateway.config import GatewaySettings
 from gateway.errors import ConfigError
+from gateway.kafka_errors import refused_for_good
 from gateway.kafka_security import client_options, faststream_security
 from gateway.ops.metrics import GatewayMetrics
 from gateway.ops.middleware import observing
@@ -29,6 +31,7 @@ from gateway.pipeline.chain import Pipeline, build_reading_stages, build_stages
 from gateway.pipeline.route import Output
 from gateway.profiles import ProfileRegistry
 from gateway.topics import submit_topic
+from gateway.transport import reading
 from gateway.transport.handler import BatchHandler, MessageResult
 
 __all__ = ["GatewayApp", "build_app"]
@@ -96,14 +99,22 @@ def build_app(settings: GatewaySettings, registry: ProfileRegistry,
         logger=None,
     )
 
-    async def publish(out: Output) -> Awaitable[Any]:
-        return await broker.publish(out.value, out.topic, key=out.key, headers=out.headers, no_confirm=True)
+    # A record the broker refuses for good must not leave the idempotent producer stuck (kafka_idempotence.py).
+    keep_usable = kafka_idempotence.guard(lambda: kafka_idempotence.aiokafka_producer_of(broker), refused_for_good)
 
-    handler = BatchHandler(Pipeline(build_stages(settings, registry, aeo_lookup=aeo.get, recognition=recognition)),
-                           publish)
+    async def publish(out: Output) -> Awaitable[Any]:
+        ack = await broker.publish(out.value, out.topic, key=out.key, headers=out.headers, no_confirm=True)
+        ack.add_done_callback(keep_usable)
+        return ack
+
+    def make_pipeline() -> Pipeline:  # one per worker thread: lxml schemas are not shared across threads
+        stages = build_stages(settings, registry.clone(), aeo_lookup=aeo.get, recognition=recognition)
+        return Pipeline(stages, settings.gateway)
+
+    handler = BatchHandler(make_pipeline, publish, settings.gateway)
     topics = [submit_topic(p) for p in sorted(settings.participants)]
 
-    @broker.subscriber(
+    submissions = broker.subscriber(
         *topics,
         group_id=k.group_id,
         batch=True,
@@ -114,11 +125,16 @@ def build_app(settings: GatewaySettings, registry: ProfileRegistry,
         # FastStream's Kafka default, ACK_FIRST, commits before processing: at-most-once.
         ack_policy=AckPolicy.NACK_ON_ERROR,
         max_partition_fetch_bytes=settings.gateway.max_message_bytes * 2,
+        parser=reading.parse_safely,  # FastStream's own fails the batch on a header value that is not UTF-8
     )
+
+    @submissions
     async def on_batch(msg: KafkaMessage) -> list[MessageResult]:
         raw = msg.raw_message
         records = raw if isinstance(raw, tuple) else (raw,)
-        return await handler(records)
+        return await handler(records, msg.consumer)  # the consumer: to give back what the batch leaves for later
+
+    reading.harden(submissions)  # a record aiokafka cannot decode must not end the consume loop
 
     ready = {"ok": False}
 

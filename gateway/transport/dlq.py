@@ -94,8 +94,17 @@ async def replay(bootstrap_servers: str, messages: Iterable[ParkedMessage],
 
     Raises:
         BrokerError: Kafka refused a send; those before it were replayed.
-        ValueError: a message without the topic it came from.
+        ValueError: a message without the topic it came from, or parked without a copy of its payload (it was
+            too large to copy: its headers say where the original is); nothing is sent then.
     """
+    messages = list(messages)
+    for message in messages:
+        omitted = message.headers.get(h.DLQ_PAYLOAD_OMITTED)
+        if omitted is not None:
+            where = (f"{message.headers.get(h.DLQ_TOPIC)}[{message.headers.get(h.DLQ_PARTITION)}]@"
+                     f"{message.headers.get(h.DLQ_OFFSET)}")
+            raise ValueError(f"parked message {message.ref} holds no copy of its payload ({omitted} bytes, too large "
+                             f"to copy, or unreadable); the original is at {where} for that topic's retention")
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, **(security or {}), acks="all",
                                 enable_idempotence=True,
                                 max_request_size=8 * 1024 * 1024)

@@ -11,7 +11,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gateway.adapter_api import (Adapter, AdapterProtocolError, AdapterUnavailable, Declaration, Issue,
-                                 NationalAnswer, Registration, parse_settings)
+                                 NationalAnswer, Registration, header_value, parse_settings)
 
 __all__ = ["ExampleAdapter", "ExampleSettings"]
 
@@ -65,7 +65,9 @@ class ExampleAdapter(Adapter):
         try:
             async with asyncio.timeout(self.timeout):  # bounds the whole exchange, not each read
                 response = await self._client.post("/declarations", content=declaration.payload, headers={
-                    "Content-Type": "application/xml", "Idempotency-Key": declaration.idempotency_key})
+                    "Content-Type": "application/xml",
+                    # An LRN may be any text; header values are ASCII: percent-encoded when they must be.
+                    "Idempotency-Key": header_value(declaration.idempotency_key)})
         except (TimeoutError, httpx.HTTPError) as exc:  # translate where the library is called
             raise self._error(AdapterUnavailable, f"no answer: {exc!r}") from exc
         if response.status_code >= 500:

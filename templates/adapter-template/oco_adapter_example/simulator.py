@@ -16,6 +16,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from gateway.adapter_api import header_value
+
 __all__ = ["ExampleSystem", "serve"]
 
 
@@ -58,8 +60,8 @@ class ExampleSystem:
         self.down = down
 
     async def registrations(self, key: str) -> int:
-        """Registrations under ``key`` (0 or 1)."""
-        return int(key in self.references)
+        """Registrations under ``key`` (0 or 1), known as it travelled in the Idempotency-Key header."""
+        return int(header_value(key) in self.references)
 
 
 @asynccontextmanager

@@ -8,6 +8,7 @@ import pytest
 
 from adapters.asycuda import AsycudaAdapter
 from adapters.asycuda.hotfolder import file_name
+from gateway.adapter_api import header_value
 from gateway.adapter_contract import AdapterContract
 from tests.adapters.asycuda.conftest import SimulatorControl, SimulatorProcess
 
@@ -17,7 +18,8 @@ class TestAsycudaHttpContract(AdapterContract):
 
     @pytest.fixture
     async def national(self, simulator: SimulatorProcess) -> AsyncIterator[SimulatorControl]:
-        handle = SimulatorControl(simulator.url)
+        # ASYCUDA knows a key as it travelled in the Idempotency-Key header (percent-encoded when not ASCII).
+        handle = SimulatorControl(simulator.url, key_of=header_value)
         yield handle
         await handle.reset()
 

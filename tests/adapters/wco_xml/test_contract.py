@@ -3,13 +3,29 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
 from adapters.wco_xml import WcoXmlAdapter
 from adapters.wco_xml.simulator import SimulatorControl
+from gateway.adapter_api import header_value
 from gateway.adapter_contract import AdapterContract
 from tests.adapters.wco_xml.conftest import MEMBER
+
+
+class WireKeys:
+    """The simulator's control, asked about keys as they travelled: the single window knows a key by its
+    ``Idempotency-Key`` header, percent-encoded when it is not ASCII (an LRN may hold any text)."""
+
+    def __init__(self, control: SimulatorControl) -> None:
+        self._control = control
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._control, name)
+
+    async def registrations(self, key: str) -> int:
+        return await self._control.registrations(header_value(key))
 
 
 class TestWcoXmlAdapterContract(AdapterContract):
@@ -17,8 +33,8 @@ class TestWcoXmlAdapterContract(AdapterContract):
     TIMEOUT = 1.0
 
     @pytest.fixture
-    async def national(self, wco_control: SimulatorControl) -> SimulatorControl:
-        return wco_control
+    async def national(self, wco_control: SimulatorControl) -> WireKeys:
+        return WireKeys(wco_control)
 
     @pytest.fixture
     async def adapter(self, wco_simulator: str) -> AsyncIterator[WcoXmlAdapter]:
