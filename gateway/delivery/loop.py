@@ -25,6 +25,7 @@ from gateway import headers as h
 from gateway.delivery.lanes import Lane, LaneScheduler
 from gateway.delivery.worker import Decision, InRecord, MemberWorker
 from gateway.kafka_errors import refused_for_good_or_forbidden
+from gateway.kafka_idempotence import guard
 from gateway.pipeline.route import Output
 from gateway.topics import DEAD_LETTER, deliver_topic, priority_topic, retry_topic
 
@@ -275,8 +276,12 @@ async def _publish_all(producer: AIOKafkaProducer, decision: Decision, member: s
 
 async def _send(producer: AIOKafkaProducer, out: Output) -> Awaitable[object]:
     try:
-        return await producer.send(out.topic, out.value, key=out.key or None,
+        sent = await producer.send(out.topic, out.value, key=out.key or None,
                                    headers=[(k, v.encode()) for k, v in out.headers.items()])
+        # A refused batch would leave the idempotent producer's sequence numbers wrong for that partition
+        # for ever (see gateway.kafka_idempotence): reset its id before it sends the next batch.
+        sent.add_done_callback(guard(lambda: producer, refused_for_good_or_forbidden))
+        return sent
     except KafkaError as exc:  # refused before it was queued (too large for the producer): an outcome too
         failed: asyncio.Future[object] = asyncio.get_running_loop().create_future()
         failed.set_exception(exc)
