@@ -2,12 +2,14 @@
 
 One consumer group per member (``oco-deliver-<M>``), so one member's outage or slowness never holds
 another's. The group reads three topics: the priority lane ``oco.deliver.<M>.priority`` (declarations of
-traders M recognises), ``oco.deliver.<M>`` and ``oco.retry.<M>``. Records are handled one at a time per
-member (the national call is the slow part, and one declaration's versions must stay in order); which one
-comes next is :class:`~gateway.delivery.lanes.LaneScheduler`'s rule, asked again before every national
-call, so a priority record that arrives behind a backlog waits for the call in hand only. Each record's
-offset is committed after its outputs were acknowledged (at-least-once; adapters get an idempotency key
-for the duplicates).
+traders M recognises), ``oco.deliver.<M>`` and ``oco.retry.<M>``. Up to ``concurrency`` national calls
+are in flight per member (the national call is the slow part), never two of one key (participant + LRN, the
+record key), so one declaration's versions stay in order; which record starts next is
+:class:`~gateway.delivery.lanes.LaneScheduler`'s rule, asked again whenever a call slot is free, so a
+priority record that arrives behind a backlog waits for the calls in hand only. A partition's offset is
+committed up to its first record not yet finished, after the outputs of those before it were acknowledged
+(at-least-once: a crash replays at most the records in flight; adapters get an idempotency key for the
+duplicates).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from aiokafka.errors import KafkaError
 
 from gateway import headers as h
+from gateway.delivery.breaker import BreakerState
 from gateway.delivery.lanes import Lane, LaneScheduler
 from gateway.delivery.worker import Decision, InRecord, MemberWorker
 from gateway.kafka_errors import refused_for_good_or_forbidden
@@ -48,11 +51,16 @@ class DeliveryLoop:
         priority_burst: priority records handled in a row, while ordinary records or retries wait, before
             one of those gets its turn (``members.<M>.delivery.priority_burst``).
         observe: called with (member, lane, decision, seconds) after each decided record.
+        concurrency: most national calls in flight (``members.<M>.delivery.concurrency``); 1 handles one
+            record at a time. While the circuit is not closed, one call at a time (the probe).
     """
 
     def __init__(self, worker: MemberWorker, *, bootstrap_servers: str, producer: AIOKafkaProducer,
                  security: Mapping[str, Any] | None = None, group_prefix: str = "oco-deliver", priority_burst: int = 10,
-                 observe: Callable[[str, Lane, Decision, float], None] | None = None) -> None:
+                 observe: Callable[[str, Lane, Decision, float], None] | None = None,
+                 concurrency: int = 1) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
         self.worker = worker
         self.member = worker.member
         self._producer = producer
@@ -61,6 +69,10 @@ class DeliveryLoop:
         self._security = dict(security or {})
         self._group = f"{group_prefix}-{self.member}"
         self._burst = priority_burst
+        self.concurrency = concurrency
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._committed: dict[TopicPartition, int] = {}
+        self._commit_lock = asyncio.Lock()
         self._lanes_by_topic = {priority_topic(self.member): Lane.PRIORITY, deliver_topic(self.member): Lane.ORDINARY,
                                 retry_topic(self.member): Lane.RETRY}
         self._consumer: AIOKafkaConsumer | None = None
@@ -83,7 +95,7 @@ class DeliveryLoop:
         return self._lanes_by_topic.get(tp.topic, Lane.ORDINARY)
 
     def _new_scheduler(self) -> LaneScheduler[TopicPartition, ConsumerRecord]:
-        return LaneScheduler(self.lane_of, burst=self._burst, capacity=HELD_PER_PARTITION)
+        return LaneScheduler(self.lane_of, burst=self._burst, capacity=HELD_PER_PARTITION, key_of=_record_key)
 
     def _new_consumer(self) -> AIOKafkaConsumer:
         return AIOKafkaConsumer(
@@ -102,55 +114,98 @@ class DeliveryLoop:
         self._consumer = self._new_consumer()
         self._lanes = self._new_scheduler()
         self._paused_until.clear()
+        self._committed.clear()
+        self._tasks = set()
         await self._consumer.start()
         self._consumer.subscribe(self.topics, listener=_Revoked(self))
         self.running = True
         log.info("delivery_started", member=self.member, adapter=self.worker.adapter.NAME,
-                 priority_burst=self._burst)
+                 priority_burst=self._burst, concurrency=self.concurrency)
         try:
             while not self._stopping.is_set():
                 self._resume_due()
                 try:
                     await self._take_prefetched()
-                    picked = self._lanes.next()
-                    if picked is None:
+                    self._start_calls()
+                    if not self._tasks:
                         await self._wait_for_records()
                         continue
                 except KafkaError as exc:
                     log.warning("delivery_fetch_error", member=self.member, error=repr(exc))
                     await asyncio.sleep(1)
                     continue
-                try:
-                    await self._handle(*picked)
-                except KafkaError as exc:
-                    self._rewind()
-                    log.warning("delivery_kafka_error_rewound", member=self.member, error=repr(exc))
+                free = len(self._tasks) < self._slots()
+                # A free slot: look again soon for records fetched meanwhile (a priority record, a released hold).
+                finished, _ = await asyncio.wait(self._tasks, timeout=0.02 if free else None,
+                                                 return_when=asyncio.FIRST_COMPLETED)
+                failed = False
+                for task in finished:
+                    self._tasks.discard(task)
+                    exc = task.exception()
+                    if isinstance(exc, KafkaError):
+                        self._rewind()
+                        log.warning("delivery_kafka_error_rewound", member=self.member, error=repr(exc))
+                        failed = True
+                    elif exc is not None:
+                        raise exc
+                if failed:
                     await asyncio.sleep(1)
         finally:
             self.running = False
+            if self._tasks:
+                if not self._stopping.is_set():
+                    for task in self._tasks:
+                        task.cancel()
+                # Stopping: the calls in flight finish (answered and committed, or replayed by the next owner).
+                await asyncio.gather(*self._tasks, return_exceptions=True)
+                self._tasks.clear()
             await self._consumer.stop()
 
     def stop(self) -> None:
-        """Ask the loop to finish after the record in hand."""
+        """Ask the loop to finish after the calls in flight."""
         self._stopping.set()
 
+    def _slots(self) -> int:
+        """Calls allowed in flight now: one while the circuit is not closed (the probe decides), else all."""
+        return self.concurrency if self.worker.breaker.state is BreakerState.CLOSED else 1
+
+    def _start_calls(self) -> None:
+        """Start the next records, by the lane rule, while a call slot is free and a record is ready."""
+        while len(self._tasks) < self._slots():
+            picked = self._lanes.next()
+            if picked is None:
+                return
+            tp, record = picked
+            self._lanes.start(tp, record)
+            self._tasks.add(asyncio.create_task(self._call(tp, record)))
+
+    async def _call(self, tp: TopicPartition, record: ConsumerRecord) -> None:
+        try:
+            await self._handle(tp, record)
+        finally:
+            self._lanes.ended(tp, record)
+
     async def _take_prefetched(self) -> None:
-        """Move records the consumer already fetched into the scheduler, for every partition holding none.
+        """Move records the consumer already fetched into the scheduler, for every partition with room.
 
         Only what is in the consumer's memory (``timeout_ms=0``): asked before every national call, so a
-        priority record fetched meanwhile is seen at once.
+        priority record fetched meanwhile is seen at once. With one call at a time, only partitions holding
+        none are refilled (as many records at once as they may hold).
         """
         assert self._consumer is not None
         for tp in self._consumer.assignment():
-            if tp in self._paused_until or self._lanes.head(tp) is not None:
+            if tp in self._paused_until:
                 continue
-            found = await self._consumer.getmany(tp, timeout_ms=0, max_records=self._lanes.capacity)
+            room = self._lanes.room(tp)
+            if room <= 0 or (self.concurrency == 1 and self._lanes.head(tp) is not None):
+                continue
+            found = await self._consumer.getmany(tp, timeout_ms=0, max_records=room)
             self._keep(tp, found.get(tp, []))
 
     async def _wait_for_records(self) -> None:
         """Nothing to handle: wait a little for the consumer to fetch records of any partition not paused."""
         assert self._consumer is not None
-        # Every partition not held is empty here, so no partition can get more than the capacity.
+        # A partition may hold records here (all waiting on a key in flight): _keep reads the surplus again later.
         found = await self._consumer.getmany(timeout_ms=200, max_records=self._lanes.capacity)
         for tp, records in found.items():
             self._keep(tp, records)
@@ -168,7 +223,7 @@ class DeliveryLoop:
     def _owns(self, tp: TopicPartition, record: ConsumerRecord) -> bool:
         """Tell whether ``record`` is still the loop's to finish (its partition was not taken away meanwhile)."""
         assert self._consumer is not None
-        return tp in self._consumer.assignment() and self._lanes.head(tp) is record
+        return tp in self._consumer.assignment() and self._lanes.holds(tp, record)
 
     async def _handle(self, tp: TopicPartition, record: ConsumerRecord) -> None:
         assert self._consumer is not None
@@ -188,6 +243,7 @@ class DeliveryLoop:
                      partition=tp.partition, offset=record.offset)
             return
         if decision.hold_until is not None:
+            self._lanes.abort(tp, record)
             if decision.hold_all:
                 self._hold_everything(decision.hold_until)
             else:
@@ -196,15 +252,27 @@ class DeliveryLoop:
         await _publish_all(self._producer, decision, self.member)
         if not self._owns(tp, record):
             return
-        await self._consumer.commit({tp: record.offset + 1})
-        self._lanes.done(tp, record)
+        if self._lanes.finish(tp, record) is not None:
+            await self._commit(tp)
+
+    async def _commit(self, tp: TopicPartition) -> None:
+        """Commit a partition up to its first record not yet finished (one commit at a time, never backwards)."""
+        assert self._consumer is not None
+        async with self._commit_lock:
+            point = self._lanes.commit_point(tp)
+            if point is None or tp not in self._consumer.assignment() or point <= self._committed.get(tp, -1):
+                return
+            await self._consumer.commit({tp: point})
+            self._committed[tp] = point
+            self._lanes.trim(tp, point)
 
     def _hold(self, tp: TopicPartition, until: float) -> None:
         """Pause one partition until ``until``; the record in hand stays first in its queue."""
         assert self._consumer is not None
         self._consumer.pause(tp)
         self._lanes.hold(tp)
-        self._paused_until[tp] = until
+        # Two records of one partition held at once (calls in flight together): resume at the earlier time.
+        self._paused_until[tp] = min(until, self._paused_until.get(tp, until))
 
     def _hold_everything(self, until: float) -> None:
         """Pause every partition, the priority lane included (the circuit is open)."""
@@ -238,6 +306,7 @@ class DeliveryLoop:
         for tp in partitions:
             self._lanes.forget(tp)
             self._paused_until.pop(tp, None)
+            self._committed.pop(tp, None)
 
 
 class _Revoked(ConsumerRebalanceListener):
@@ -299,3 +368,8 @@ def _unwritable(out: Output, exc: BaseException) -> Output:
 def _in_record(record: ConsumerRecord) -> InRecord:
     return InRecord(topic=record.topic, partition=record.partition, offset=record.offset, key=record.key,
                     value=record.value or b"", headers={k: v.decode("utf-8", "replace") for k, v in record.headers or ()})
+
+
+def _record_key(record: ConsumerRecord) -> bytes | None:
+    """A record's key (participant + LRN): records of one key are never in flight together."""
+    return record.key or None

@@ -92,6 +92,7 @@ class DeliveryService:
                 call_timeout=d.call_timeout,
             ))
         self._bursts = {code: settings.members[code].delivery.priority_burst for code in chosen}
+        self._concurrency = {code: settings.members[code].delivery.concurrency for code in chosen}
         self._loops: list[DeliveryLoop] = []
         self.restart_delay = 5.0  # seconds before a crashed member loop starts again
 
@@ -118,7 +119,7 @@ class DeliveryService:
         The topics (:attr:`topics`) must exist: the broker does not create them, and a loop subscribed to a
         missing topic would not see it for minutes after it is created.
         """
-        # linger 0: a worker sends one reply at a time and waits for it; lingering would only add latency.
+        # linger 0: each call's reply is sent alone and waited for; lingering would only add latency.
         security = client_options(self.settings.kafka)
         producer = AIOKafkaProducer(bootstrap_servers=self.settings.kafka.bootstrap_servers, **security, acks="all",
                                     enable_idempotence=True, linger_ms=0,
@@ -126,7 +127,8 @@ class DeliveryService:
         await producer.start()
         self._loops = [DeliveryLoop(w, bootstrap_servers=self.settings.kafka.bootstrap_servers, security=security,
                                     producer=producer,
-                                    priority_burst=self._bursts[w.member], observe=self._observe)
+                                    priority_burst=self._bursts[w.member], observe=self._observe,
+                                    concurrency=self._concurrency[w.member])
                        for w in self.workers]
         for w in self.workers:
             self.metrics.up.labels(w.member).set(1)
@@ -160,6 +162,6 @@ class DeliveryService:
         return bool(self._loops) and all(loop.running for loop in self._loops)
 
     def stop(self) -> None:
-        """Ask every loop to finish after the record in hand."""
+        """Ask every loop to finish after the calls in flight."""
         for loop in self._loops:
             loop.stop()

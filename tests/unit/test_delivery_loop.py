@@ -137,11 +137,12 @@ class HookedAdapter(FakeAdapter):
 
 
 def make_loop(consumer: FakeConsumer, adapter: FakeAdapter, producer: FakeProducer, *, burst: int = 10,
-              breaker: CircuitBreaker | None = None) -> tuple[DeliveryLoop, list[tuple[Lane, str]]]:
+              breaker: CircuitBreaker | None = None,
+              concurrency: int = 1) -> tuple[DeliveryLoop, list[tuple[Lane, str]]]:
     observed: list[tuple[Lane, str]] = []
     worker = MemberWorker(M, adapter, breaker=breaker)
     loop = DeliveryLoop(worker, bootstrap_servers="unused:9092", producer=producer,  # type: ignore[arg-type]
-                        priority_burst=burst,
+                        priority_burst=burst, concurrency=concurrency,
                         observe=lambda member, lane, decision, seconds: observed.append((lane, decision.outcome)))
     loop._new_consumer = lambda: consumer  # type: ignore[method-assign,assignment]
     return loop, observed
@@ -342,3 +343,158 @@ class TestOutputsRefusedForGood:
         loop, _ = make_loop(consumer, FakeAdapter(M, {}), producer)
         await run_until(loop, lambda: producer.answered() == ["ORD-0"], timeout=15)
         assert not [t for t, _ in producer.sent if t == "oco.dlq"]
+
+
+class SleepingAdapter(FakeAdapter):
+    """A national system that takes a while per call (given per tracking id) and notes what overlaps."""
+
+    def __init__(self, seconds: Callable[[str], float]) -> None:
+        super().__init__(M, {})
+        self.seconds = seconds
+        self.flying: list[str] = []  # LRNs of the calls in flight
+        self.most = 0
+        self.same_key_overlap = False
+        self.started: list[str] = []  # tracking ids, in the order the calls began
+
+    async def deliver(self, declaration):  # type: ignore[no-untyped-def]
+        if declaration.lrn in self.flying:
+            self.same_key_overlap = True
+        self.flying.append(declaration.lrn)
+        self.started.append(declaration.tracking_id)
+        self.most = max(self.most, len(self.flying))
+        try:
+            await asyncio.sleep(self.seconds(declaration.tracking_id))
+            return await super().deliver(declaration)
+        finally:
+            self.flying.remove(declaration.lrn)
+
+
+class CheckingConsumer(FakeConsumer):
+    """Fails a commit that passes a record whose reply was not published yet."""
+
+    producer: FakeProducer
+
+    async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+        answered = {hd[h.TRACKING_ID] for topic, hd in self.producer.sent if topic.startswith("oco.reply.")}
+        for tp, point in offsets.items():
+            assert point >= self.committed.get(tp, 0), "a commit went backwards"
+            for record in self.logs[tp][:point]:
+                tracking = dict(record.headers)[h.TRACKING_ID].decode()
+                assert tracking in answered, f"committed {tp} up to {point} before {tracking} was answered"
+        await super().commit(offsets)
+
+
+def versions(consumer: FakeConsumer, tp: TopicPartition, keys: int, each: int) -> None:
+    """Append ``each`` versions of ``keys`` declarations, interleaved (D0 v0, D1 v0, ..., D0 v1, ...)."""
+    for v in range(each):
+        for k in range(keys):
+            consumer.append(tp, f"{tp.topic[-8:]}-D{k}", **{h.TRACKING_ID: f"{tp.topic}-D{k}-v{v}"})
+
+
+def per_key(started: list[str]) -> dict[str, list[int]]:
+    out: dict[str, list[int]] = {}
+    for tracking in started:
+        key, version = tracking.rsplit("-v", 1)
+        out.setdefault(key, []).append(int(version))
+    return out
+
+
+class TestConcurrency:
+    async def test_up_to_n_calls_overlap_never_two_of_one_key_and_order_per_key_is_kept(self) -> None:
+        """Concurrency 8: 8 calls in flight, none of one key together, each key's versions called in order,
+        and no commit passes a record not yet answered (calls finish out of order)."""
+        consumer = CheckingConsumer(ORD, PRIO, RETRY)
+        versions(consumer, ORD, keys=12, each=4)
+        versions(consumer, PRIO, keys=3, each=3)
+        producer = FakeProducer()
+        consumer.producer = producer
+        # Uneven call times, so later records often finish before earlier ones.
+        adapter = SleepingAdapter(lambda tracking: 0.005 + (sum(map(ord, tracking)) % 7) * 0.006)
+        loop, _ = make_loop(consumer, adapter, producer, concurrency=8)
+        await run_until(loop, lambda: consumer.committed.get(ORD) == 48 and consumer.committed.get(PRIO) == 9)
+        assert adapter.most == 8
+        assert not adapter.same_key_overlap
+        calls = per_key(adapter.started)
+        assert len(calls) == 15
+        assert all(order == sorted(order) and len(order) == len(set(order)) for order in calls.values())
+        assert len(producer.answered()) == 57
+
+    async def test_commit_waits_for_the_lowest_unfinished_record(self) -> None:
+        """A slow first record: the records after it are answered, but the offset stays before it until it
+        finishes (a crash then replays only what was in flight)."""
+        consumer = CheckingConsumer(ORD, PRIO, RETRY)
+        for i in range(6):
+            consumer.append(ORD, f"ORD-{i}")
+        producer = FakeProducer()
+        consumer.producer = producer
+        adapter = SleepingAdapter(lambda tracking: 0.4 if tracking == "ORD-0" else 0.01)
+        loop, _ = make_loop(consumer, adapter, producer, concurrency=4)
+        task = asyncio.create_task(loop.run())
+        try:
+            deadline = time.monotonic() + 5
+            while len(producer.answered()) < 5 and time.monotonic() < deadline:
+                await asyncio.sleep(0.005)
+            assert sorted(producer.answered()) == [f"ORD-{i}" for i in range(1, 6)]
+            assert consumer.committed.get(ORD, 0) == 0
+            while consumer.committed.get(ORD) != 6 and time.monotonic() < deadline:
+                await asyncio.sleep(0.005)
+            assert consumer.committed[ORD] == 6
+        finally:
+            loop.stop()
+            await asyncio.wait_for(task, 5)
+
+    async def test_versions_of_one_declaration_are_never_in_flight_together(self) -> None:
+        """Every record of one key: one call at a time, in offset order, whatever the concurrency."""
+        consumer = CheckingConsumer(ORD, PRIO, RETRY)
+        versions(consumer, ORD, keys=1, each=6)
+        producer = FakeProducer()
+        consumer.producer = producer
+        adapter = SleepingAdapter(lambda tracking: 0.01)
+        loop, _ = make_loop(consumer, adapter, producer, concurrency=8)
+        await run_until(loop, lambda: consumer.committed.get(ORD) == 6)
+        assert adapter.most == 1
+        assert per_key(adapter.started) == {f"{ORD.topic}-D0": list(range(6))}
+
+    async def test_concurrency_one_makes_one_call_at_a_time(self) -> None:
+        """Concurrency 1 (the former behaviour): one call at a time, in offset order."""
+        consumer = CheckingConsumer(ORD, PRIO, RETRY)
+        versions(consumer, ORD, keys=5, each=2)
+        producer = FakeProducer()
+        consumer.producer = producer
+        adapter = SleepingAdapter(lambda tracking: 0.003)
+        loop, _ = make_loop(consumer, adapter, producer, concurrency=1)
+        await run_until(loop, lambda: consumer.committed.get(ORD) == 10)
+        assert adapter.most == 1
+        assert adapter.started == [f"{ORD.topic}-D{k}-v{v}" for v in range(2) for k in range(5)]
+
+    async def test_partition_taken_away_during_concurrent_calls_is_neither_answered_nor_committed(self) -> None:
+        """A rebalance while several calls of a partition are in flight: none of them is answered."""
+        consumer = FakeConsumer(ORD, PRIO, RETRY)
+        for i in range(4):
+            consumer.append(ORD, f"ORD-{i}")
+        producer = FakeProducer()
+        adapter = SleepingAdapter(lambda tracking: 0.1)
+        loop, _ = make_loop(consumer, adapter, producer, concurrency=8)
+
+        async def revoke_during_calls() -> None:
+            while len(adapter.flying) < 4:
+                await asyncio.sleep(0.002)
+            consumer.revoke(ORD)
+
+        helper = asyncio.create_task(revoke_during_calls())
+        await run_until(loop, lambda: helper.done() and len(adapter.calls) == 4)
+        await asyncio.sleep(0.05)
+        assert producer.answered() == [] and ORD not in consumer.committed
+
+    async def test_retry_not_due_holds_its_partition_while_other_calls_go_on(self) -> None:
+        """With calls in flight, a retry not yet due still pauses its partition until its time."""
+        consumer = FakeConsumer(ORD, PRIO, RETRY)
+        due = str(int((time.time() + 0.3) * 1000))
+        consumer.append(RETRY, "RETRY-0", **{h.ATTEMPT: "2", h.NOT_BEFORE: due})
+        for i in range(6):
+            consumer.append(ORD, f"ORD-{i}")
+        adapter, producer = SleepingAdapter(lambda tracking: 0.01), FakeProducer()
+        loop, observed = make_loop(consumer, adapter, producer, concurrency=4)
+        await run_until(loop, lambda: len(producer.answered()) == 7)
+        assert producer.answered()[-1] == "RETRY-0"
+        assert (Lane.RETRY, "held") in observed and consumer.committed == {RETRY: 1, ORD: 6}
