@@ -142,7 +142,11 @@ class TestProvision:
         (secrets / "to-stay").write_text("a-new-password-for-to-stay\n")
         second = network(tmp_path / "b.yaml", broker.bootstrap_servers, {"to-stay": "FJ", "to-new": "FJ"})
 
-        await asyncio.sleep(1)  # the hand-made ACL reaches the broker's metadata
+        # Wait until the broker serves the hand-made ACL (a loaded machine may take a while), not a fixed pace.
+        deadline = asyncio.get_running_loop().time() + 30
+        while by_hand not in (await state(broker))[0]:
+            assert asyncio.get_running_loop().time() < deadline, "the hand-made ACL never showed"
+            await asyncio.sleep(0.1)
         dry = changes(provision(broker, second, secrets, "--generate-passwords", "--dry-run"))
         assert "+ user  to-new (participant to-new, SCRAM-SHA-256)" in dry
         assert "~ user  to-stay (its password differs from its secret: reset)" in dry
