@@ -211,7 +211,6 @@ class TestDeliveryLoop:
         adapter, producer = HookedAdapter(hook), FakeProducer()
         loop, _ = make_loop(consumer, adapter, producer)
         await run_until(loop, lambda: "PRIO-0" in producer.answered() and "ORD-2" in [d.lrn for d in adapter.calls])
-        await asyncio.sleep(0.05)
         assert producer.answered() == ["PRIO-0", "ORD-0", "ORD-1"]
         assert consumer.committed == {PRIO: 1, ORD: 2}
 
@@ -483,7 +482,6 @@ class TestConcurrency:
 
         helper = asyncio.create_task(revoke_during_calls())
         await run_until(loop, lambda: helper.done() and len(adapter.calls) == 4)
-        await asyncio.sleep(0.05)
         assert producer.answered() == [] and ORD not in consumer.committed
 
     async def test_retry_not_due_holds_its_partition_while_other_calls_go_on(self) -> None:
