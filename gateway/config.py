@@ -165,7 +165,7 @@ class DeliverySettings(_Strict):
     call_timeout: float = Field(120.0, gt=0, description="longest a national call may take, whatever the adapter")
     priority_burst: int = Field(10, ge=1, le=10_000, description="priority-lane records handled in a row, while "
                                 "ordinary records or retries wait, before one of those gets its turn")
-    concurrency: int = Field(1, ge=1, le=256, description="most national calls in flight at once, never two for "
+    concurrency: int = Field(4, ge=1, le=256, description="most national calls in flight at once, never two for "
                              "one declaration (participant + LRN); 1 handles one record at a time")
 
 

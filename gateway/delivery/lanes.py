@@ -169,7 +169,8 @@ class LaneScheduler(Generic[K, R]):
         """Note that ``record`` was handled (its outputs acknowledged); return the partition's new commit point.
 
         Returns None, changing nothing, when the record is no longer held (the partition was dropped
-        meanwhile), and None when the commit point did not move (an earlier record is unfinished).
+        meanwhile), and None when an earlier record is unfinished. The point may be one a commit under way
+        has not reached yet (records finished while it waited for the broker): the caller commits it.
 
         Args:
             key: the partition.
@@ -179,8 +180,7 @@ class LaneScheduler(Generic[K, R]):
         if entry is None:
             return None
         entry.state = _FINISHED
-        queue = self._queues[key]
-        return self.commit_point(key) if queue[0] is entry else None
+        return self.commit_point(key)
 
     def commit_point(self, key: K) -> int | None:
         """Return the offset to commit for a partition: its first unfinished record's (or one past the last).

@@ -205,8 +205,11 @@ class DeliveryLoop:
     async def _wait_for_records(self) -> None:
         """Nothing to handle: wait a little for the consumer to fetch records of any partition not paused."""
         assert self._consumer is not None
-        # A partition may hold records here (all waiting on a key in flight): _keep reads the surplus again later.
-        found = await self._consumer.getmany(timeout_ms=200, max_records=self._lanes.capacity)
+        open_ = [tp for tp in self._consumer.assignment() if tp not in self._paused_until and self._lanes.room(tp) > 0]
+        if not open_:  # every partition full or held: fetching would only read again what cannot be kept
+            await asyncio.sleep(0.05)
+            return
+        found = await self._consumer.getmany(*open_, timeout_ms=200, max_records=self._lanes.capacity)
         for tp, records in found.items():
             self._keep(tp, records)
 
@@ -256,15 +259,20 @@ class DeliveryLoop:
             await self._commit(tp)
 
     async def _commit(self, tp: TopicPartition) -> None:
-        """Commit a partition up to its first record not yet finished (one commit at a time, never backwards)."""
+        """Commit a partition up to its first record not yet finished (one commit at a time, never backwards).
+
+        Records that finish while a commit waits for the broker are committed by the next turn of the loop,
+        so the last records of a burst never stay uncommitted (and held, taking the partition's room).
+        """
         assert self._consumer is not None
         async with self._commit_lock:
-            point = self._lanes.commit_point(tp)
-            if point is None or tp not in self._consumer.assignment() or point <= self._committed.get(tp, -1):
-                return
-            await self._consumer.commit({tp: point})
-            self._committed[tp] = point
-            self._lanes.trim(tp, point)
+            while True:
+                point = self._lanes.commit_point(tp)
+                if point is None or tp not in self._consumer.assignment() or point <= self._committed.get(tp, -1):
+                    return
+                await self._consumer.commit({tp: point})
+                self._committed[tp] = point
+                self._lanes.trim(tp, point)
 
     def _hold(self, tp: TopicPartition, until: float) -> None:
         """Pause one partition until ``until``; the record in hand stays first in its queue."""

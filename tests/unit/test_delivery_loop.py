@@ -14,7 +14,7 @@ from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaTimeoutEr
 from gateway import headers as h
 from gateway.delivery.breaker import CircuitBreaker
 from gateway.delivery.lanes import Lane
-from gateway.delivery.loop import DeliveryLoop
+from gateway.delivery.loop import HELD_PER_PARTITION, DeliveryLoop
 from gateway.delivery.worker import MemberWorker
 from gateway.testing import FakeAdapter
 from gateway.topics import deliver_topic, priority_topic, retry_topic
@@ -441,6 +441,26 @@ class TestConcurrency:
         finally:
             loop.stop()
             await asyncio.wait_for(task, 5)
+
+    async def test_records_finished_while_a_commit_waits_are_committed_too(self) -> None:
+        """A commit takes a broker round trip; the records that finish meanwhile are committed after it, so a
+        burst longer than the records held per partition drains to its end (it once stalled with the
+        partition full of finished, never-committed records)."""
+
+        class SlowCommits(CheckingConsumer):
+            async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+                await asyncio.sleep(0.01)
+                await super().commit(offsets)
+
+        consumer = SlowCommits(ORD, PRIO, RETRY)
+        for i in range(3 * HELD_PER_PARTITION):
+            consumer.append(ORD, f"ORD-{i}")
+        producer = FakeProducer()
+        consumer.producer = producer
+        adapter = SleepingAdapter(lambda tracking: 0.001 * (sum(map(ord, tracking)) % 5))
+        loop, _ = make_loop(consumer, adapter, producer, concurrency=8)
+        await run_until(loop, lambda: consumer.committed.get(ORD) == 3 * HELD_PER_PARTITION)
+        assert len(producer.answered()) == 3 * HELD_PER_PARTITION
 
     async def test_versions_of_one_declaration_are_never_in_flight_together(self) -> None:
         """Every record of one key: one call at a time, in offset order, whatever the concurrency."""
