@@ -36,7 +36,7 @@ from gateway.topics import (
     submit_topic,
 )
 
-__all__ = ["AccessPlan", "Identity", "delivery_group", "member_aeo_topics", "plan_access"]
+__all__ = ["AccessPlan", "Identity", "delivery_group", "delivery_transactional_id", "member_aeo_topics", "plan_access"]
 
 DELIVERY_GROUP_PREFIX = "oco-deliver"
 
@@ -44,6 +44,11 @@ DELIVERY_GROUP_PREFIX = "oco-deliver"
 def delivery_group(member: str) -> str:
     """Return the consumer group of a member's delivery worker (``oco-deliver-FJ``)."""
     return f"{DELIVERY_GROUP_PREFIX}-{member}"
+
+
+def delivery_transactional_id(member: str) -> str:
+    """Return the transactional id of a member's delivery loop in exactly-once mode (``oco-deliver-FJ.tx``)."""
+    return f"{delivery_group(member)}.tx"
 
 
 @dataclass(frozen=True, order=True, slots=True)
@@ -77,10 +82,16 @@ def _group(identity: str, name: str, *, prefixed: bool = False) -> AclBinding:
     return AclBinding(principal(identity), "GROUP", name, "PREFIXED" if prefixed else "LITERAL", "READ")
 
 
+def _transactional_id(identity: str, name: str) -> list[AclBinding]:
+    return [AclBinding(principal(identity), "TRANSACTIONAL_ID", name, "LITERAL", op) for op in ("WRITE", "DESCRIBE")]
+
+
 def _delivery(identity: str, settings: GatewaySettings, member: str) -> list[AclBinding]:
     acls = [*_topic(identity, deliver_topic(member), "READ"), *_topic(identity, priority_topic(member), "READ"),
             *_topic(identity, retry_topic(member), "READ", "WRITE"), *_topic(identity, DEAD_LETTER, "WRITE"),
-            _group(identity, delivery_group(member))]
+            _group(identity, delivery_group(member)),
+            # Exactly-once mode: the member's delivery loop publishes and commits through this transactional id.
+            *_transactional_id(identity, delivery_transactional_id(member))]
     for participant in settings.members[member].submitters:
         acls += _topic(identity, reply_topic(participant), "WRITE")
     return acls

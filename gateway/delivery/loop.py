@@ -10,27 +10,31 @@ priority record that arrives behind a backlog waits for the calls in hand only. 
 committed up to its first record not yet finished, after the outputs of those before it were acknowledged
 (at-least-once: a crash replays at most the records in flight; adapters get an idempotency key for the
 duplicates).
+
+Exactly-once (``gateway.exactly_once``): a finished record's outputs wait until its partition's commit point
+passes it; then the outputs of every record the point passes and the point itself are published in one Kafka
+transaction (:func:`~gateway.delivery.outputs.publish_in_transaction`), so a ``read_committed`` reader sees
+each reply once whatever crashes. The national call may still be made twice (a crash before the
+transaction): the idempotency key makes the national system answer the replay as a duplicate.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, ProducerFenced
 
-from gateway import headers as h
 from gateway.delivery.breaker import BreakerState
 from gateway.delivery.lanes import Lane, LaneScheduler
+from gateway.delivery.outputs import publish_all, publish_in_transaction
 from gateway.delivery.worker import Decision, InRecord, MemberWorker
-from gateway.kafka_errors import refused_for_good_or_forbidden
-from gateway.kafka_idempotence import guard
 from gateway.pipeline.route import Output
-from gateway.topics import DEAD_LETTER, deliver_topic, priority_topic, retry_topic
+from gateway.topics import deliver_topic, priority_topic, retry_topic
 
 __all__ = ["HELD_PER_PARTITION", "DeliveryLoop"]
 
@@ -53,17 +57,23 @@ class DeliveryLoop:
         observe: called with (member, lane, decision, seconds) after each decided record.
         concurrency: most national calls in flight (``members.<M>.delivery.concurrency``); 1 handles one
             record at a time. While the circuit is not closed, one call at a time (the probe).
+        transactional: makes the loop's own transactional producer (exactly-once), started with each run,
+            given its transactional id ``<group>.tx`` (the member's alone: a second process with the same id
+            fences the first); None: ``producer`` publishes and the consumer commits (at-least-once).
     """
 
     def __init__(self, worker: MemberWorker, *, bootstrap_servers: str, producer: AIOKafkaProducer,
                  security: Mapping[str, Any] | None = None, group_prefix: str = "oco-deliver", priority_burst: int = 10,
                  observe: Callable[[str, Lane, Decision, float], None] | None = None,
-                 concurrency: int = 1) -> None:
+                 concurrency: int = 1, transactional: Callable[[str], AIOKafkaProducer] | None = None) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         self.worker = worker
         self.member = worker.member
         self._producer = producer
+        self._transactional = transactional
+        self._tx_producer: AIOKafkaProducer | None = None
+        self._unsent: dict[TopicPartition, dict[int, tuple[Output, ...]]] = {}  # exactly-once: finished, not committed
         self._observe = observe
         self._bootstrap = bootstrap_servers
         self._security = dict(security or {})
@@ -101,6 +111,8 @@ class DeliveryLoop:
         return AIOKafkaConsumer(
             bootstrap_servers=self._bootstrap, **self._security, group_id=self._group, client_id=self._group,
             enable_auto_commit=False, auto_offset_reset="earliest", max_poll_records=HELD_PER_PARTITION,
+            # Only what the gateway's transactions committed (the same as read_uncommitted without them).
+            isolation_level="read_committed",
             max_partition_fetch_bytes=8 * 1024 * 1024,
             # A national call may take long; the consumer must not be evicted from its group meanwhile.
             max_poll_interval_ms=15 * 60 * 1000,
@@ -115,7 +127,11 @@ class DeliveryLoop:
         self._lanes = self._new_scheduler()
         self._paused_until.clear()
         self._committed.clear()
+        self._unsent.clear()
         self._tasks = set()
+        if self._transactional is not None:
+            self._tx_producer = self._transactional(f"{self._group}.tx")
+            await self._tx_producer.start()  # fences any earlier producer of its id and aborts its transaction
         await self._consumer.start()
         self._consumer.subscribe(self.topics, listener=_Revoked(self))
         self.running = True
@@ -142,6 +158,11 @@ class DeliveryLoop:
                 for task in finished:
                     self._tasks.discard(task)
                     exc = task.exception()
+                    if isinstance(exc, ProducerFenced):
+                        # Another process took this member's transactional id: this one must not go on
+                        # answering (the supervisor restarts the loop, with a producer of its own again).
+                        raise RuntimeError(f"delivery of {self.member} was fenced by another process with its "
+                                           "transactional id; run one delivery process per member") from exc
                     if isinstance(exc, KafkaError):
                         self._rewind()
                         log.warning("delivery_kafka_error_rewound", member=self.member, error=repr(exc))
@@ -160,6 +181,9 @@ class DeliveryLoop:
                 await asyncio.gather(*self._tasks, return_exceptions=True)
                 self._tasks.clear()
             await self._consumer.stop()
+            if self._tx_producer is not None:
+                await self._tx_producer.stop()
+                self._tx_producer = None
 
     def stop(self) -> None:
         """Ask the loop to finish after the calls in flight."""
@@ -252,9 +276,12 @@ class DeliveryLoop:
             else:
                 self._hold(tp, decision.hold_until)
             return
-        await _publish_all(self._producer, decision, self.member)
-        if not self._owns(tp, record):
-            return
+        if self._tx_producer is not None:  # published with the commit that passes it
+            self._unsent.setdefault(tp, {})[record.offset] = decision.outputs
+        else:
+            await publish_all(self._producer, decision.outputs, self.member)
+            if not self._owns(tp, record):
+                return
         if self._lanes.finish(tp, record) is not None:
             await self._commit(tp)
 
@@ -270,9 +297,22 @@ class DeliveryLoop:
                 point = self._lanes.commit_point(tp)
                 if point is None or tp not in self._consumer.assignment() or point <= self._committed.get(tp, -1):
                     return
-                await self._consumer.commit({tp: point})
+                if self._tx_producer is not None:
+                    await self._commit_in_transaction(tp, point)
+                else:
+                    await self._consumer.commit({tp: point})
                 self._committed[tp] = point
                 self._lanes.trim(tp, point)
+
+    async def _commit_in_transaction(self, tp: TopicPartition, point: int) -> None:
+        """Publish the outputs of the records before ``point`` and commit ``point``, in one transaction."""
+        assert self._tx_producer is not None
+        unsent = self._unsent.get(tp, {})
+        passed = sorted(offset for offset in unsent if offset < point)
+        outputs = [out for offset in passed for out in unsent[offset]]
+        await publish_in_transaction(self._tx_producer, outputs, {tp: point}, self._group, self.member)
+        for offset in passed:
+            del unsent[offset]
 
     def _hold(self, tp: TopicPartition, until: float) -> None:
         """Pause one partition until ``until``; the record in hand stays first in its queue."""
@@ -306,6 +346,7 @@ class DeliveryLoop:
         assigned = self._consumer.assignment()
         for tp, first in self._lanes.heads().items():
             self._lanes.drop(tp)
+            self._unsent.pop(tp, None)
             if tp in assigned:
                 self._consumer.seek(tp, first.offset)
 
@@ -315,6 +356,7 @@ class DeliveryLoop:
             self._lanes.forget(tp)
             self._paused_until.pop(tp, None)
             self._committed.pop(tp, None)
+            self._unsent.pop(tp, None)
 
 
 class _Revoked(ConsumerRebalanceListener):
@@ -328,49 +370,6 @@ class _Revoked(ConsumerRebalanceListener):
 
     def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         """Nothing to do: the consumer starts each partition at its committed offset."""
-
-
-async def _publish_all(producer: AIOKafkaProducer, decision: Decision, member: str) -> None:
-    """Publish a decision's outputs and wait for every acknowledgement.
-
-    An output the broker refuses for good (too large, or a topic this identity may not write) is parked on
-    ``oco.dlq`` instead, with the topic it was meant for, so the record's offset can be committed: retrying it
-    would hold the member's partition for ever. Anything else (the broker away) raises, and the record is
-    handled again.
-    """
-    outputs = list(decision.outputs)
-    results = await asyncio.gather(*[await _send(producer, o) for o in outputs], return_exceptions=True)
-    refused = [(o, r) for o, r in zip(outputs, results, strict=True) if isinstance(r, BaseException)]
-    for _, exc in refused:
-        if not refused_for_good_or_forbidden(exc):
-            raise exc
-    parked = [_unwritable(o, exc) for o, exc in refused]
-    for out, (original, exc) in zip(parked, refused, strict=True):
-        log.error("delivery_output_refused_parked", member=member, topic=original.topic, error=repr(exc),
-                  tracking_id=original.headers.get(h.TRACKING_ID))
-    await asyncio.gather(*[await _send(producer, o) for o in parked])
-
-
-async def _send(producer: AIOKafkaProducer, out: Output) -> Awaitable[object]:
-    try:
-        sent = await producer.send(out.topic, out.value, key=out.key or None,
-                                   headers=[(k, v.encode()) for k, v in out.headers.items()])
-        # A refused batch would leave the idempotent producer's sequence numbers wrong for that partition
-        # for ever (see gateway.kafka_idempotence): reset its id before it sends the next batch.
-        sent.add_done_callback(guard(lambda: producer, refused_for_good_or_forbidden))
-        return sent
-    except KafkaError as exc:  # refused before it was queued (too large for the producer): an outcome too
-        failed: asyncio.Future[object] = asyncio.get_running_loop().create_future()
-        failed.set_exception(exc)
-        return failed
-
-
-def _unwritable(out: Output, exc: BaseException) -> Output:
-    """The dead-letter copy of an output the broker refused for good, naming where it should have gone."""
-    return Output(DEAD_LETTER, out.key, out.value, {
-        **out.headers, h.DLQ_TOPIC: out.topic, h.DLQ_PARTITION: "", h.DLQ_OFFSET: "", h.DLQ_STAGE: "deliver-publish",
-        h.DLQ_EXCEPTION_CLASS: f"{type(exc).__module__}.{type(exc).__qualname__}",
-        h.DLQ_EXCEPTION_MESSAGE: f"the broker refused this record for {out.topic} for good: {exc!r}"[:1000]})
 
 
 def _in_record(record: ConsumerRecord) -> InRecord:

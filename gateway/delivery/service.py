@@ -121,14 +121,23 @@ class DeliveryService:
         """
         # linger 0: each call's reply is sent alone and waited for; lingering would only add latency.
         security = client_options(self.settings.kafka)
-        producer = AIOKafkaProducer(bootstrap_servers=self.settings.kafka.bootstrap_servers, **security, acks="all",
+        def new_producer(**transactional: str) -> AIOKafkaProducer:
+            return AIOKafkaProducer(bootstrap_servers=self.settings.kafka.bootstrap_servers, **security, acks="all",
                                     enable_idempotence=True, linger_ms=0,
-                                    max_request_size=self.settings.gateway.max_message_bytes + 64 * 1024)
+                                    max_request_size=self.settings.gateway.max_message_bytes + 64 * 1024,
+                                    **transactional)
+
+        def new_transactional(transactional_id: str) -> AIOKafkaProducer:
+            return new_producer(transactional_id=transactional_id)
+
+        producer = new_producer()
         await producer.start()
+        exactly_once = self.settings.gateway.exactly_once
         self._loops = [DeliveryLoop(w, bootstrap_servers=self.settings.kafka.bootstrap_servers, security=security,
                                     producer=producer,
                                     priority_burst=self._bursts[w.member], observe=self._observe,
-                                    concurrency=self._concurrency[w.member])
+                                    concurrency=self._concurrency[w.member],
+                                    transactional=new_transactional if exactly_once else None)
                        for w in self.workers]
         for w in self.workers:
             self.metrics.up.labels(w.member).set(1)

@@ -516,3 +516,130 @@ class TestConcurrency:
         await run_until(loop, lambda: len(producer.answered()) == 7)
         assert producer.answered()[-1] == "RETRY-0"
         assert (Lane.RETRY, "held") in observed and consumer.committed == {RETRY: 1, ORD: 6}
+
+
+class TransactionalProducer(FakeProducer):
+    """A transactional producer as aiokafka's: sends and offsets inside a transaction become visible together
+    (``sent``, ``offsets``) when it commits, and not at all when it aborts. ``refuse``: topics whose records the
+    broker refuses for good; ``fail_transactions``: how many commits fail with a passing error."""
+
+    def __init__(self, refuse: dict[str, Exception] | None = None, fail_transactions: int = 0) -> None:
+        super().__init__()
+        self.refuse = refuse or {}
+        self.fail_transactions = fail_transactions
+        self.offsets: dict[TopicPartition, int] = {}
+        self.transactions = self.aborted = 0
+        self.ids: list[str] = []
+        self._open: list[tuple[str, dict[str, str]]] | None = None
+        self._open_offsets: dict[TopicPartition, int] = {}
+
+    async def start(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
+    def transaction(self):  # type: ignore[no-untyped-def]
+        producer = self
+
+        class _Transaction:
+            async def __aenter__(self) -> None:
+                producer._open, producer._open_offsets = [], {}
+
+            async def __aexit__(self, kind, exc, tb) -> None:  # type: ignore[no-untyped-def]
+                opened, producer._open = producer._open, None
+                if kind is None and producer.fail_transactions:
+                    producer.fail_transactions -= 1
+                    producer.aborted += 1
+                    raise KafkaTimeoutError("injected: the commit timed out")
+                if kind is not None:
+                    producer.aborted += 1
+                    return
+                producer.transactions += 1
+                producer.sent.extend(opened or [])
+                producer.offsets.update(producer._open_offsets)
+
+        return _Transaction()
+
+    async def send(self, topic: str, value: bytes, *, key: bytes | None, headers: list[tuple[str, bytes]]):
+        assert self._open is not None, "sent outside a transaction"
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if topic in self.refuse:
+            done.set_exception(self.refuse[topic])
+        else:
+            self._open.append((topic, {k: v.decode() for k, v in headers}))
+            done.set_result(None)
+        return done
+
+    async def send_offsets_to_transaction(self, offsets: dict[TopicPartition, int], group_id: str) -> None:
+        assert self._open is not None and group_id == f"oco-deliver-{M}"
+        self._open_offsets.update(offsets)
+
+
+def make_exactly_once_loop(consumer: FakeConsumer, adapter: FakeAdapter, transactional: TransactionalProducer,
+                           *, concurrency: int = 4) -> DeliveryLoop:
+    loop, _ = make_loop(consumer, adapter, FakeProducer(), concurrency=concurrency)
+
+    def new_producer(transactional_id: str) -> TransactionalProducer:
+        transactional.ids.append(transactional_id)
+        return transactional
+
+    loop._transactional = new_producer  # type: ignore[assignment]
+    return loop
+
+
+class TestExactlyOnce:
+    async def test_replies_and_offsets_become_visible_together_in_offset_order(self) -> None:
+        """A slow first record: the replies of the records after it wait (invisible) until it finishes, then
+        all of them and the commit point go in one transaction; the consumer itself never commits."""
+        consumer = FakeConsumer(ORD, PRIO, RETRY)
+        for i in range(5):
+            consumer.append(ORD, f"ORD-{i}")
+        transactional = TransactionalProducer()
+        adapter = SleepingAdapter(lambda tracking: 0.3 if tracking == "ORD-0" else 0.01)
+        loop = make_exactly_once_loop(consumer, adapter, transactional)
+        task = asyncio.create_task(loop.run())
+        try:
+            deadline = time.monotonic() + 10
+            while len(adapter.calls) < 4 and time.monotonic() < deadline:  # the four quick ones answered
+                await asyncio.sleep(0.005)
+            assert adapter.flying == ["ORD-0"]
+            assert transactional.answered() == [] and transactional.offsets == {}
+            while transactional.offsets.get(ORD) != 5 and time.monotonic() < deadline:
+                await asyncio.sleep(0.005)
+        finally:
+            loop.stop()
+            await asyncio.wait_for(task, 5)
+        assert transactional.answered() == [f"ORD-{i}" for i in range(5)]
+        assert transactional.offsets == {ORD: 5} and transactional.transactions == 1
+        assert consumer.committed == {} and transactional.ids == [f"oco-deliver-{M}.tx"]
+
+    async def test_an_aborted_transaction_shows_nothing_and_its_records_are_handled_again(self) -> None:
+        """The commit of the first transaction fails: none of its replies is visible, the records are
+        handled again (the national system sees a replay) and each reply is visible exactly once."""
+        consumer = FakeConsumer(ORD, PRIO, RETRY)
+        for i in range(3):
+            consumer.append(ORD, f"ORD-{i}")
+        transactional = TransactionalProducer(fail_transactions=1)
+        adapter = FakeAdapter(M, {})
+        loop = make_exactly_once_loop(consumer, adapter, transactional, concurrency=1)
+        await run_until(loop, lambda: transactional.offsets.get(ORD) == 3, timeout=15)
+        assert transactional.aborted == 1
+        assert sorted(transactional.answered()) == ["ORD-0", "ORD-1", "ORD-2"]
+        assert [d.lrn for d in adapter.calls].count("ORD-0") == 2  # the replay of the aborted transaction's record
+
+    async def test_an_output_refused_for_good_is_parked_in_the_same_transaction_as_the_rest(self) -> None:
+        """A reply topic the gateway may not write: the transaction is done again with the reply's dead-letter
+        copy, so the offset moves on and nothing is published twice."""
+        from aiokafka.errors import TopicAuthorizationFailedError
+
+        consumer = FakeConsumer(ORD, PRIO, RETRY)
+        for i in range(2):
+            consumer.append(ORD, f"ORD-{i}")
+        transactional = TransactionalProducer(refuse={"oco.reply.fj-post": TopicAuthorizationFailedError()})
+        loop = make_exactly_once_loop(consumer, FakeAdapter(M, {}), transactional, concurrency=1)
+        await run_until(loop, lambda: transactional.offsets.get(ORD) == 2)
+        parked = [hd for t, hd in transactional.sent if t == "oco.dlq"]
+        assert [hd[h.LRN] for hd in parked] == ["ORD-0", "ORD-1"]
+        assert {hd[h.DLQ_TOPIC] for hd in parked} == {"oco.reply.fj-post"}
+        assert transactional.answered() == []
