@@ -33,7 +33,10 @@ def ops_server(registry: CollectorRegistry, ready: Callable[[], bool], *, host: 
 
     app = Starlette(routes=[Route("/healthz", healthz), Route("/readyz", readyz),
                             Mount("/metrics", make_asgi_app(registry))])
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="off")
+    # log_config=None: uvicorn's lines go through the process's one log stream (gateway.ops.logging), not
+    # through plain-text handlers of its own.
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="off",
+                            log_config=None)
     server = uvicorn.Server(config)
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign] # the CLI owns the signals
     return server
