@@ -92,6 +92,11 @@ class DeliveryLoop:
         self.running = False
 
     @property
+    def group(self) -> str:
+        """The loop's consumer group (``oco-deliver-<M>``)."""
+        return self._group
+
+    @property
     def topics(self) -> list[str]:
         """The topics the loop consumes: the priority lane, the delivery topic and the retry topic."""
         return list(self._lanes_by_topic)

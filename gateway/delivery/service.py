@@ -23,7 +23,8 @@ from gateway.delivery.loop import DeliveryLoop
 from gateway.delivery.worker import Decision, MemberWorker
 from gateway.errors import ConfigError
 from gateway.kafka_security import client_options
-from gateway.ops.metrics import DeliveryMetrics
+from gateway.ops.lag import LagWatch
+from gateway.ops.metrics import DeliveryMetrics, KafkaWatchMetrics
 from gateway.plugins import AdapterCatalog
 from gateway.topics import DEAD_LETTER, deliver_topic, priority_topic, reply_topic, retry_topic
 
@@ -72,6 +73,7 @@ class DeliveryService:
                  catalog: AdapterCatalog | None = None, metrics: DeliveryMetrics | None = None) -> None:
         self.settings = settings
         self.metrics = metrics or DeliveryMetrics()
+        self._watch_metrics = KafkaWatchMetrics(self.metrics.registry)
         chosen = list(members) if members else [m for m, s in settings.members.items() if s.adapter]
         catalog = catalog or AdapterCatalog()
         self.workers: list[MemberWorker] = []
@@ -146,9 +148,15 @@ class DeliveryService:
                 self.metrics.deliveries.labels(w.member, outcome)  # exported at 0, so rate() sees the first one
             for lane in Lane:
                 self.metrics.lanes.labels(w.member, lane.value)
+        # Each member's lag and whether Kafka answers, seen from outside the loops (which may be stuck).
+        watch = LagWatch(bootstrap_servers=self.settings.kafka.bootstrap_servers, security=security,
+                         groups={loop.group: loop.topics for loop in self._loops}, metrics=self._watch_metrics)
+        watching = asyncio.create_task(watch.run())
         try:
             await asyncio.gather(*(self._supervise(loop) for loop in self._loops))
         finally:
+            watch.stop()
+            await watching
             for w in self.workers:
                 self.metrics.up.labels(w.member).set(0)
                 await w.adapter.aclose()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 
-__all__ = ["DeliveryMetrics", "GatewayMetrics"]
+__all__ = ["DeliveryMetrics", "GatewayMetrics", "KafkaWatchMetrics"]
 
 # The *_created series double the exposition for no operational use.
 disable_created_metrics()
@@ -92,3 +92,28 @@ class DeliveryMetrics:
             "oco_gateway_delivery_breaker_state", "Circuit breaker per member: 0 closed, 1 half open, 2 open.",
             ["member"], registry=r)
         self.up = Gauge("oco_gateway_delivery_up", "1 while a member's delivery loop runs.", ["member"], registry=r)
+
+
+class KafkaWatchMetrics:
+    """Consumer lag and the broker's reachability, as a process's own watch sees them (gateway.ops.lag).
+
+    Label sets stay bounded: a group, one of its topics and a partition number.
+
+    Args:
+        registry: the process's registry (the gateway's or the delivery workers').
+    """
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        r = registry
+        self.lag = Gauge(
+            "oco_gateway_consumer_lag_messages", "Records not yet consumed: end offset minus the group's committed "
+            "offset.", ["group", "topic", "partition"], registry=r)
+        self.lag_seconds = Gauge(
+            "oco_gateway_consumer_lag_seconds", "Age of the oldest record not yet consumed (0 when none waits).",
+            ["group", "topic", "partition"], registry=r)
+        self.connected = Gauge(
+            "oco_gateway_kafka_connected", "1 when the last check (every few seconds) reached the broker, else 0.",
+            registry=r)
+        self.last_contact = Gauge(
+            "oco_gateway_kafka_last_contact_timestamp_seconds", "Unix time of the last check that reached the broker.",
+            registry=r)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable
 from datetime import UTC, datetime
@@ -25,7 +26,8 @@ from gateway.config import GatewaySettings
 from gateway.errors import ConfigError
 from gateway.kafka_errors import refused_for_good
 from gateway.kafka_security import client_options, faststream_security
-from gateway.ops.metrics import GatewayMetrics
+from gateway.ops.lag import LagWatch
+from gateway.ops.metrics import GatewayMetrics, KafkaWatchMetrics
 from gateway.ops.middleware import observing
 from gateway.pipeline.chain import Pipeline, build_reading_stages, build_stages
 from gateway.pipeline.route import Output
@@ -137,6 +139,13 @@ def build_app(settings: GatewaySettings, registry: ProfileRegistry,
     reading.harden(submissions)  # a record aiokafka cannot decode must not end the consume loop
 
     ready = {"ok": False}
+    # Lag of the submit topics and whether Kafka answers, seen from outside the consumer (which may be stuck).
+    watch = LagWatch(bootstrap_servers=k.bootstrap_servers, security=client_options(k), groups={k.group_id: topics},
+                     metrics=KafkaWatchMetrics(metrics.registry))
+    watching: list[asyncio.Task[None]] = []
+
+    async def start_watch() -> None:
+        watching.append(asyncio.create_task(watch.run()))
 
     async def load_registry() -> None:
         # Before the subscriber starts: a declaration must never be judged on a half-loaded registry.
@@ -162,6 +171,8 @@ def build_app(settings: GatewaySettings, registry: ProfileRegistry,
         metrics.up.set(0)
         handler.close()
         await feed.stop()
+        watch.stop()
+        await asyncio.gather(*watching, return_exceptions=True)
 
     @get(include_in_schema=False)
     async def healthz(scope: Any) -> AsgiResponse:
@@ -197,7 +208,7 @@ def build_app(settings: GatewaySettings, registry: ProfileRegistry,
             ("/healthz", healthz),
             ("/readyz", readyz),
         ],
-        on_startup=[load_registry],
+        on_startup=[start_watch, load_registry],
         after_startup=[mark_ready],
         on_shutdown=[mark_stopping],
         logger=None,
