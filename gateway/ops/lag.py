@@ -145,6 +145,7 @@ class LagWatch:
         for lag in lags:
             labels = (lag.group, lag.partition.topic, str(lag.partition.partition))
             self._metrics.lag.labels(*labels).set(lag.records)
+            self._metrics.position.labels(*labels).set(lag.committed)
             self._metrics.lag_seconds.labels(*labels).set(ages.get((lag.group, lag.partition), 0.0))
         return lags
 

@@ -111,6 +111,10 @@ class KafkaWatchMetrics:
         self.lag_seconds = Gauge(
             "oco_gateway_consumer_lag_seconds", "Age of the oldest record not yet consumed (0 when none waits).",
             ["group", "topic", "partition"], registry=r)
+        self.position = Gauge(
+            "oco_gateway_consumer_committed_offset", "The group's committed offset (the next record it will "
+            "consume); unchanged while records wait means the group is stalled.", ["group", "topic", "partition"],
+            registry=r)
         self.connected = Gauge(
             "oco_gateway_kafka_connected", "1 when the last check (every few seconds) reached the broker, else 0.",
             registry=r)

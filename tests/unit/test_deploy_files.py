@@ -251,10 +251,11 @@ def _alerts() -> list[dict[str, Any]]:
 @cache
 def _exported_metrics() -> dict[str, str]:
     """Return every series name the gateway and the delivery workers export (counters with ``_total``)."""
-    from gateway.ops.metrics import DeliveryMetrics, GatewayMetrics
+    from gateway.ops.metrics import DeliveryMetrics, GatewayMetrics, KafkaWatchMetrics
 
     metrics: dict[str, str] = {}
     for registry in (GatewayMetrics().registry, DeliveryMetrics().registry):
+        KafkaWatchMetrics(registry)  # both processes run a lag watch
         for family in registry.collect():
             name = f"{family.name}_total" if family.type == "counter" else family.name
             metrics[name] = family.type
@@ -893,8 +894,13 @@ class TestAlertRules:
             assert alert.get("labels", {}).get("severity") in {"warning", "critical"}, alert["alert"]
 
     def test_every_alert_selects_its_job(self) -> None:
-        """Each alert selects the gateway's or the delivery workers' job, whichever exports what it reads."""
+        """Each alert selects the gateway's or the delivery workers' job, whichever exports what it reads; the
+        lag watch's series (both processes export them) select both."""
+        both = f'job=~"{JOB}|{DELIVERY_JOB}"'
         for alert in _alerts():
+            if "oco_gateway_kafka_" in alert["expr"] or "oco_gateway_consumer_" in alert["expr"]:
+                assert both in alert["expr"] and 'job="' not in alert["expr"], f"{alert['alert']} must select {both}"
+                continue
             jobs = set(re.findall(r'job="([^"]*)"', alert["expr"]))
             assert jobs and jobs <= {JOB, DELIVERY_JOB}, f"{alert['alert']} selects jobs {sorted(jobs)}"
             if "oco_gateway_delivery_" in alert["expr"] or alert["alert"].startswith("OcoGatewayDelivery"):
