@@ -74,6 +74,7 @@ class DeliveryService:
         self.settings = settings
         self.metrics = metrics or DeliveryMetrics()
         self._watch_metrics = KafkaWatchMetrics(self.metrics.registry)
+        self._watch: LagWatch | None = None
         chosen = list(members) if members else [m for m, s in settings.members.items() if s.adapter]
         catalog = catalog or AdapterCatalog()
         self.workers: list[MemberWorker] = []
@@ -149,8 +150,9 @@ class DeliveryService:
             for lane in Lane:
                 self.metrics.lanes.labels(w.member, lane.value)
         # Each member's lag and whether Kafka answers, seen from outside the loops (which may be stuck).
-        watch = LagWatch(bootstrap_servers=self.settings.kafka.bootstrap_servers, security=security,
-                         groups={loop.group: loop.topics for loop in self._loops}, metrics=self._watch_metrics)
+        self._watch = watch = LagWatch(bootstrap_servers=self.settings.kafka.bootstrap_servers, security=security,
+                                       groups={loop.group: loop.topics for loop in self._loops},
+                                       metrics=self._watch_metrics)
         watching = asyncio.create_task(watch.run())
         try:
             await asyncio.gather(*(self._supervise(loop) for loop in self._loops))
@@ -175,8 +177,9 @@ class DeliveryService:
                 self.metrics.up.labels(loop.member).set(1)
 
     def ready(self) -> bool:
-        """Tell whether every member's loop is consuming."""
-        return bool(self._loops) and all(loop.running for loop in self._loops)
+        """Tell whether every member's loop is consuming and the broker answered lately (the lag watch)."""
+        return (bool(self._loops) and all(loop.running for loop in self._loops)
+                and self._watch is not None and self._watch.reachable)
 
     def stop(self) -> None:
         """Ask every loop to finish after the calls in flight."""

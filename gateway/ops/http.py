@@ -1,4 +1,4 @@
-"""A small HTTP server for a worker process's /metrics, /healthz and /readyz (starlette on uvicorn)."""
+"""A small HTTP server for a worker process's /metrics, /livez (alias /healthz) and /readyz (starlette on uvicorn)."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def ops_server(registry: CollectorRegistry, ready: Callable[[], bool], *, host: 
         ok = ready()
         return PlainTextResponse("ready\n" if ok else "not ready\n", status_code=200 if ok else 503)
 
-    app = Starlette(routes=[Route("/healthz", healthz), Route("/readyz", readyz),
+    app = Starlette(routes=[Route("/livez", healthz), Route("/healthz", healthz), Route("/readyz", readyz),
                             Mount("/metrics", make_asgi_app(registry))])
     # log_config=None: uvicorn's lines go through the process's one log stream (gateway.ops.logging), not
     # through plain-text handlers of its own.

@@ -86,6 +86,7 @@ class LagWatch:
         self._clock = clock
         self._stopping = asyncio.Event()
         self.last: list[PartitionLag] = []
+        self._reached: float | None = None  # monotonic time of the last check that reached the broker
 
     async def run(self) -> None:
         """Check, then wait ``interval``, until :meth:`stop`; Kafka errors only set the gauges to say so."""
@@ -95,6 +96,7 @@ class LagWatch:
                 if admin is None or consumer is None:
                     admin, consumer = await self._connect()
                 self.last = await self._check(admin, consumer)
+                self._reached = time.monotonic()
                 self._metrics.connected.set(1)
                 self._metrics.last_contact.set(self._clock())
             except (KafkaError, OSError, asyncio.TimeoutError) as exc:
@@ -107,6 +109,11 @@ class LagWatch:
             except asyncio.TimeoutError:
                 pass
         await _close(admin, consumer)
+
+    @property
+    def reachable(self) -> bool:
+        """Whether a check reached the broker lately (within three intervals, or 15 s at least)."""
+        return self._reached is not None and time.monotonic() - self._reached <= max(3 * self.interval, 15.0)
 
     def stop(self) -> None:
         """Finish after the check in hand."""

@@ -205,7 +205,8 @@ def build_app(settings: GatewaySettings, registry: ProfileRegistry,
         broker,
         asgi_routes=[
             ("/metrics", make_asgi_app(metrics.registry)),
-            ("/healthz", healthz),
+            ("/livez", healthz),
+            ("/healthz", healthz),  # the former name of /livez, kept for existing probes
             ("/readyz", readyz),
         ],
         on_startup=[start_watch, load_registry],
