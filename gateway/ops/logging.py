@@ -87,6 +87,12 @@ def _error_class(event: dict[str, Any]) -> str | None:
     return error.split("(", 1)[0] if isinstance(error, str) else None
 
 
+# Errors aiokafka logs while a fresh broker creates __consumer_offsets or moves a leader: retried by the
+# client and over in seconds, so warnings (still rate-limited), not errors that page someone.
+_PASSING = ("GroupCoordinatorNotAvailable", "NotCoordinatorForGroup", "CoordinatorLoadInProgress",
+            "NotLeaderForPartition", "LeaderNotAvailable", "UnknownTopicOrPartition")
+
+
 class _RepeatFilter(logging.Filter):
     """The standard library's side: one cause is a logger, a level and a message template."""
 
@@ -97,6 +103,10 @@ class _RepeatFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno < logging.WARNING:
             return True
+        if record.levelno == logging.ERROR and record.name.startswith("aiokafka") and not record.exc_info:
+            text = record.getMessage()
+            if any(name in text for name in _PASSING):
+                record.levelno, record.levelname = logging.WARNING, "WARNING"
         left_out = self._limiter.admit(("stdlib", record.name, record.levelno, str(record.msg)[:200]))
         if left_out is None:
             return False

@@ -91,3 +91,11 @@ class TestOneStream:
         warnings = [line for line in lines if line["level"] == "warning"]
         assert len(warnings) == 3  # one per cause: the aiokafka template, and the event per member
         assert len([line for line in lines if line["event"] == "delivery_decided"]) == 500
+
+    def test_a_fresh_brokers_passing_errors_are_warnings(self, json_logging) -> None:  # type: ignore[no-untyped-def]
+        """While __consumer_offsets is created the client logs coordinator errors it retries by itself."""
+        coordinator = logging.getLogger("aiokafka.consumer.group_coordinator")
+        coordinator.error("Group Coordinator Request failed: [Error 15] GroupCoordinatorNotAvailableError")
+        coordinator.error("Error fetching offsets: [Error 29] TopicAuthorizationFailedError")  # a real error
+        lines = [json.loads(line) for line in json_logging.getvalue().splitlines()]
+        assert [line["level"] for line in lines] == ["warning", "error"]
