@@ -4,10 +4,17 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-unit fuzz bench install tools broker-start broker-stop clean k8s-rules
+.PHONY: demo up down test test-unit fuzz bench install tools broker-start broker-stop clean k8s-rules
 
 demo: $(STAMP) tools
 	$(BIN)/oco-gateway demo
+
+# The local network left running (Kafka, simulators, gateway, delivery), and stopped.
+up: $(STAMP) tools
+	$(BIN)/oco-gateway up
+
+down: $(STAMP)
+	$(BIN)/oco-gateway down
 
 test: $(STAMP) tools
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -15,6 +15,7 @@ from gateway.cli.dlq_cmd import dlq
 from gateway.cli.provision_cmd import provision_command
 from gateway.cli.run_cmd import run
 from gateway.cli.submit_cmd import submit
+from gateway.cli.up_cmd import down, up
 from gateway.cli.validate_cmd import validate
 from gateway.errors import PluginError
 from gateway.plugins import COMMAND_GROUP
@@ -28,7 +29,7 @@ def main() -> None:
     """Integration gateway of the Pacific customs network (OCO)."""
 
 
-for command in (aeo, broker, deliver, demo, dlq, provision_command, run, submit, validate):
+for command in (aeo, broker, deliver, demo, dlq, down, provision_command, run, submit, up, validate):
     main.add_command(command)
 
 

@@ -7,21 +7,19 @@ from contextlib import AsyncExitStack, ExitStack
 from pathlib import Path
 
 import click
-import yaml
 
-from gateway.access.identities import DELIVERY, GATEWAY
 from gateway.access.local import LocalAccess
 from gateway.cli._demo_aeo import make_keys, trusted_traders
 from gateway.cli._demo_cases import Case, make_cases, print_summary
+from gateway.cli._local_network import LocalNetwork
 from gateway.config import load_settings
 from gateway.errors import GatewayError
-from gateway.ops.broker import LocalBroker, free_ports
-from gateway.ops.process import ChildProcess, GatewayProcess
+from gateway.ops.broker import LocalBroker
 from gateway.responses import ResponseSummary, read_response
 from gateway.topics import DEAD_LETTER, submit_topic
 from gateway.transport.client import ParticipantClient, TopicTail
 
-__all__ = ["demo"]
+__all__ = ["demo", "print_tools"]
 
 _REPO = Path(__file__).resolve().parents[2]
 
@@ -44,45 +42,27 @@ def demo(config_path: Path, simulators_path: Path, count: int, backlog: int) -> 
     each process and client runs as its own identity: the gateway, the delivery workers, each participant.
     """
     settings = load_settings(config_path)
-    broker = LocalBroker(insecure=False)
-    state = broker.state_dir.parent / "demo"
-    click.echo(f"starting Kafka ({broker.bootstrap_servers}, secured, state in {broker.state_dir}) ...")
+    network = LocalNetwork(config_path, simulators_path, settings, {})
+    state = network.state
     try:
-        broker.start()
+        access = network.start_kafka()
     except GatewayError as exc:
         raise click.ClickException(str(exc)) from exc
-    access = LocalAccess(broker, broker.state_dir.parent / "secrets")
-    click.echo(f"provisioning topics, identities and ACLs (passwords in {access.secrets.path}) ...")
-    try:
-        report = access.provision(settings, prune=True)
-    except GatewayError as exc:
-        raise click.ClickException(str(exc)) from exc
-    click.echo(f"  {len(report.pending)} change(s) applied; {len(report.generated)} password(s) generated")
     cases = make_cases(settings.members, count)
-    trust_store = make_keys(sorted(settings.members), state)
+    network.extra_env["OCO_AEO__TRUST_STORE"] = str(make_keys(sorted(settings.members), state))
     with ExitStack() as running:
         try:
-            for sim in yaml.safe_load(simulators_path.read_text())["simulators"]:
-                click.echo(f"starting {sim['name']} ...")
-                child = ChildProcess([str(a) for a in sim["args"]], ready_url=sim["ready"],
-                                     log_path=state / f"{sim['args'][1]}-{sim['args'][3]}.log")
+            for name, child in network.processes_to_start():
+                click.echo(f"starting {name} ...")
                 running.enter_context(child)
-            gateway_port, delivery_port = free_ports(2)
-            for name, command, port, identity in (("gateway", ("run",), gateway_port, GATEWAY),
-                                                  ("delivery workers", ("deliver",), delivery_port, DELIVERY)):
-                click.echo(f"starting the {name} (as {identity}) ...")
-                running.enter_context(GatewayProcess(config_path, bootstrap_servers=broker.bootstrap_servers,
-                                                     metrics_port=port, log_path=state / f"{command[0]}.log",
-                                                     command=command,
-                                                     env={"OCO_AEO__TRUST_STORE": str(trust_store),
-                                                          **access.env(identity)}))
             answers, parked = asyncio.run(_submit_all(access, cases))
             unanswered = print_summary(cases, answers, parked, settings.members)
             if backlog > 0:
-                asyncio.run(trusted_traders(settings, access, gateway_port, state, backlog))
+                asyncio.run(trusted_traders(settings, access, network.gateway_port, state, backlog))
         except GatewayError as exc:
             raise click.ClickException(str(exc)) from exc
-    _print_tools(broker, access, cases)
+    print_tools(network.broker, access, cases[0].participant, cases[0].member)
+    click.echo("The gateway and the simulators stopped with the demo; `oco-gateway up` leaves them running.")
     if unanswered:
         raise click.ClickException(f"{unanswered} submissions got no final answer; logs in {state}")
 
@@ -112,8 +92,8 @@ async def _submit_all(access: LocalAccess, cases: list[Case]) -> tuple[dict[int,
     return answers, {sent[t] for t in dlq.records if t in sent}
 
 
-def _print_tools(broker: LocalBroker, access: LocalAccess, cases: list[Case]) -> None:
-    participant, member = cases[0].participant, cases[0].member
+def print_tools(broker: LocalBroker, access: LocalAccess, participant: str, member: str) -> None:
+    """Print how to look at the topics and submit, as the administrator or as one of the network's identities."""
     bootstrap, props = broker.bootstrap_servers, broker.admin_properties_file
     tool = f"java -cp '{broker.cache_dir / 'libs'}/*' org.apache.kafka.tools.consumer.ConsoleConsumer"
     click.echo(f"""

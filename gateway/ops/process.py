@@ -42,6 +42,11 @@ class ChildProcess:
         """A short label for messages."""
         return " ".join(self.args[:3])
 
+    @property
+    def pid(self) -> int | None:
+        """The child's process id, once started."""
+        return self._process.pid if self._process is not None else None
+
     def start(self, timeout: float = 60.0) -> None:
         """Start the child and wait until ``ready_url`` answers 200.
 
