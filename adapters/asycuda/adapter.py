@@ -7,6 +7,7 @@ from typing import Any
 
 from adapters.asycuda.config import AsycudaSettings
 from adapters.asycuda.hotfolder import HotFolderTransport
+from adapters.asycuda.layout import load_layout
 from adapters.asycuda.mapping import AsycudaMapping, MappingError
 from adapters.asycuda.result import read_reply
 from adapters.asycuda.transport import AsycudaTransport, HttpTransport
@@ -23,7 +24,8 @@ class AsycudaAdapter(Adapter):
     Settings (``members.<CODE>.adapter.settings``): ``url`` (required in http mode), ``timeout`` (seconds,
     default 10), ``mode`` (``http`` or ``hotfolder``), ``hotfolder`` (``inbox``, ``outbox``,
     ``poll_interval``), ``currency`` (the national currency; default: that of the declaration's customs
-    values). See :class:`adapters.asycuda.config.AsycudaSettings`.
+    values), ``layout`` (the member's installation layout: :mod:`adapters.asycuda.layout`). See
+    :class:`adapters.asycuda.config.AsycudaSettings`.
 
     Args:
         member: the member code served.
@@ -39,6 +41,7 @@ class AsycudaAdapter(Adapter):
         super().__init__(member, settings)
         self.config = parse_settings(AsycudaSettings, settings, member=member, adapter=self.NAME)
         self._mapping = AsycudaMapping()
+        self._layout = load_layout(self.config.layout) if self.config.layout else None
         self._transport: AsycudaTransport
         if self.config.hotfolder is not None:
             self._transport = HotFolderTransport(self.config.hotfolder, timeout=self.config.timeout, member=member)
@@ -61,7 +64,8 @@ class AsycudaAdapter(Adapter):
         except MappingError as exc:
             raise AdapterProtocolError(f"declaration {declaration.lrn} for {self.member} cannot be mapped to "
                                        f"ASYCUDA World XML: {exc}", member=self.member, adapter=self.NAME) from exc
-        reply = await self._transport.send(mapped.document, key=declaration.idempotency_key,
+        document = self._layout.apply(mapped.document) if self._layout else mapped.document
+        reply = await self._transport.send(document, key=declaration.idempotency_key,
                                            tracking_id=declaration.tracking_id)
         currency = self.config.currency or mapped.currency or _NO_CURRENCY
         return read_reply(reply, member=self.member, currency=currency)

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from adapters.asycuda.layout import load_layout
 from gateway.adapter_api import parse_settings
 
 __all__ = ["AsycudaSettings", "HotFolderSettings"]
@@ -51,6 +52,8 @@ class AsycudaSettings(BaseModel):
     hotfolder: HotFolderSettings | None = Field(None, validate_default=True,
                                                 description="the inbox and outbox folders (hotfolder mode)")
     currency: str | None = Field(None, description="ISO 4217 code of the currency ASYCUDA assesses in")
+    layout: str | None = Field(None, description="the member's ASYCUDA installation layout: a shipped layout's "
+                               "name (adapters/asycuda/layouts) or a layout file; none: the stylesheet's own")
 
 
     # Fields are validated in order: `mode` is in info.data when it is valid, for the rules that depend on it.
@@ -76,6 +79,13 @@ class AsycudaSettings(BaseModel):
             raise ValueError("required in hotfolder mode: a mapping with inbox and outbox folders" if folders is None
                              else f"expected a mapping with inbox and outbox folders, not {folders!r}")
         return folders
+
+    @field_validator("layout")
+    @classmethod
+    def _known_layout(cls, layout: str | None) -> str | None:
+        if layout is not None:
+            load_layout(layout)  # a missing or broken layout stops the process at start-up, named
+        return layout
 
     @field_validator("currency", mode="before")
     @classmethod

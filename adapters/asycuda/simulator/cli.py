@@ -13,6 +13,7 @@ import click
 import uvicorn
 from starlette.applications import Starlette
 
+from adapters.asycuda.layout import load_layout
 from adapters.asycuda.simulator.app import DroppedConnectionFilter, create_app
 from adapters.asycuda.simulator.rates import DEFAULT_RATES, load_tariff
 from adapters.asycuda.simulator.service import AsycudaSimulator
@@ -38,8 +39,10 @@ __all__ = ["asycuda"]
 @click.option("--state", "state_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Keep registrations in this JSON file across restarts.")
 @click.option("--seed", type=int, help="Seed of the simulated failures, for reproducible runs.")
+@click.option("--layout", help="The installation's layout (a shipped name or a file): documents that do not "
+              "follow it are refused, as that installation's XML import would.")
 def asycuda(member: str, port: int, host: str, hotfolder: Path | None, rates: Path, delay: float,
-            failure_rate: float, down: bool, state_file: Path | None, seed: int | None) -> None:
+            failure_rate: float, down: bool, state_file: Path | None, seed: int | None, layout: str | None) -> None:
     """Simulate ASYCUDA World for one member: registers, assesses, rejects, fails on demand.
 
     HTTP API: POST /asycuda/declarations, GET /health, GET|POST /control, GET /control/registrations?key=K.
@@ -48,7 +51,7 @@ def asycuda(member: str, port: int, host: str, hotfolder: Path | None, rates: Pa
         tariff = load_tariff(rates)
         state = SimulatorState(path=state_file, controls=Controls(down=down, delay=delay, failure_rate=failure_rate))
         state.load()
-        simulator = AsycudaSimulator(member.upper(), tariff, state)
+        simulator = AsycudaSimulator(member.upper(), tariff, state, load_layout(layout) if layout else None)
     except (OSError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     rng = random.Random(seed)

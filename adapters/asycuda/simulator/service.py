@@ -13,6 +13,7 @@ from datetime import date
 from lxml import etree
 
 from adapters.asycuda._xml import XMLError, parse_xml
+from adapters.asycuda.layout import Layout
 from adapters.asycuda.simulator.assess import Numbers, assess
 from adapters.asycuda.simulator.checks import Problem, check_declaration, errors_document
 from adapters.asycuda.simulator.rates import Tariff
@@ -43,18 +44,20 @@ class AsycudaSimulator:
         member: the member code (``FJ``).
         tariff: the rate table; must have the member.
         state: controls, registrations and counters.
+        layout: the installation's layout: a document that does not follow it is refused (ASY-XML-LAYOUT).
 
     Raises:
         ValueError: the tariff has no rates for ``member``.
     """
 
-    def __init__(self, member: str, tariff: Tariff, state: SimulatorState) -> None:
+    def __init__(self, member: str, tariff: Tariff, state: SimulatorState, layout: Layout | None = None) -> None:
         if member not in tariff.members:
             raise ValueError(f"the rate table has no member {member}; members: {', '.join(sorted(tariff.members))}")
         self.member = member
         self.tariff = tariff
         self.rates = tariff.members[member]
         self.state = state
+        self.layout = layout
         self._instances = itertools.count(5_000_001 + sum(r.registrations for r in state.records.values()))
 
     async def submit(self, document: bytes, key: str | None) -> Outcome:
@@ -75,7 +78,9 @@ class AsycudaSimulator:
             root = parse_xml(document)
         except XMLError as exc:
             return self._refuse([Problem("ASY-XML-MALFORMED", f"The document is not well-formed XML: {exc}")])
-        problems = check_declaration(root, self.member, self.rates)
+        problems = [Problem("ASY-XML-LAYOUT", f"Not in this installation's layout ({self.layout.name}): {found}")
+                    for found in self.layout.check(root)[:20]] if self.layout else []
+        problems += check_declaration(root, self.member, self.rates)
         if problems:
             return self._refuse(problems)
         if self.state.controls.take_rejection():
