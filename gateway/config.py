@@ -133,6 +133,9 @@ class LimitsSettings(_Strict):
                                         "its batch (slow lane): its participant's partitions wait, nobody else")
     max_seconds_per_message: float = Field(30.0, gt=0, le=3600, description="a message still running after this "
                                            "is given up: rejected (OCO-TIMEOUT) and parked")
+    shutdown_grace_seconds: float = Field(25.0, gt=0, le=3600, description="on SIGTERM, how long work in hand "
+                                          "may take to finish before it is handed back (keep it below Kubernetes' "
+                                          "terminationGracePeriodSeconds)")
     exactly_once: bool = Field(False, description="publish outputs and commit consumed offsets in one Kafka "
                                "transaction (gateway and delivery workers); readers then see each output once")
 

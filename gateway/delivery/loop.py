@@ -60,12 +60,16 @@ class DeliveryLoop:
         transactional: makes the loop's own transactional producer (exactly-once), started with each run,
             given its transactional id ``<group>.tx`` (the member's alone: a second process with the same id
             fences the first); None: ``producer`` publishes and the consumer commits (at-least-once).
+        in_flight: called with (member, national calls in flight) whenever that number changes.
+        grace: after :meth:`stop`, seconds the calls in flight may take to finish; those still running then
+            are abandoned, neither answered nor committed, so the partition's next owner makes them again.
     """
 
     def __init__(self, worker: MemberWorker, *, bootstrap_servers: str, producer: AIOKafkaProducer,
                  security: Mapping[str, Any] | None = None, group_prefix: str = "oco-deliver", priority_burst: int = 10,
                  observe: Callable[[str, Lane, Decision, float], None] | None = None,
-                 concurrency: int = 1, transactional: Callable[[str], AIOKafkaProducer] | None = None) -> None:
+                 concurrency: int = 1, transactional: Callable[[str], AIOKafkaProducer] | None = None,
+                 in_flight: Callable[[str, int], None] | None = None, grace: float = 25.0) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         self.worker = worker
@@ -75,6 +79,8 @@ class DeliveryLoop:
         self._tx_producer: AIOKafkaProducer | None = None
         self._unsent: dict[TopicPartition, dict[int, tuple[Output, ...]]] = {}  # exactly-once: finished, not committed
         self._observe = observe
+        self._in_flight = in_flight
+        self.grace = grace
         self._bootstrap = bootstrap_servers
         self._security = dict(security or {})
         self._group = f"{group_prefix}-{self.member}"
@@ -142,6 +148,7 @@ class DeliveryLoop:
         self.running = True
         log.info("delivery_started", member=self.member, adapter=self.worker.adapter.NAME,
                  priority_burst=self._burst, concurrency=self.concurrency)
+        stopped = asyncio.ensure_future(self._stopping.wait())
         try:
             while not self._stopping.is_set():
                 self._resume_due()
@@ -157,11 +164,15 @@ class DeliveryLoop:
                     continue
                 free = len(self._tasks) < self._slots()
                 # A free slot: look again soon for records fetched meanwhile (a priority record, a released hold).
-                finished, _ = await asyncio.wait(self._tasks, timeout=0.02 if free else None,
+                # Waiting on `stopped` too: a stop during long calls starts the grace period at once.
+                finished, _ = await asyncio.wait({*self._tasks, stopped}, timeout=0.02 if free else None,
                                                  return_when=asyncio.FIRST_COMPLETED)
+                finished.discard(stopped)
                 failed = False
                 for task in finished:
                     self._tasks.discard(task)
+                self._report_flight()
+                for task in finished:
                     exc = task.exception()
                     if isinstance(exc, ProducerFenced):
                         # Another process took this member's transactional id: this one must not go on
@@ -178,21 +189,38 @@ class DeliveryLoop:
                     await asyncio.sleep(1)
         finally:
             self.running = False
+            stopped.cancel()
             if self._tasks:
-                if not self._stopping.is_set():
-                    for task in self._tasks:
-                        task.cancel()
-                # Stopping: the calls in flight finish (answered and committed, or replayed by the next owner).
-                await asyncio.gather(*self._tasks, return_exceptions=True)
-                self._tasks.clear()
+                await self._finish_calls()
             await self._consumer.stop()
             if self._tx_producer is not None:
                 await self._tx_producer.stop()
                 self._tx_producer = None
 
     def stop(self) -> None:
-        """Ask the loop to finish after the calls in flight."""
+        """Ask the loop to finish after the calls in flight (for at most :attr:`grace` seconds)."""
         self._stopping.set()
+
+    async def _finish_calls(self) -> None:
+        """Stopping: let the calls in flight finish (answered and committed) within the grace period, then hand
+        back those still running (cancelled, not committed: the next owner makes them again). A crash of
+        the loop itself cancels them at once."""
+        if self._stopping.is_set():
+            _, late = await asyncio.wait(self._tasks, timeout=self.grace)
+        else:
+            late = set(self._tasks)
+        for task in late:
+            task.cancel()
+        if late and self._stopping.is_set():
+            log.warning("delivery_shutdown_grace_expired", member=self.member, handed_back=len(late),
+                        grace_seconds=self.grace)
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        self._report_flight()
+
+    def _report_flight(self) -> None:
+        if self._in_flight is not None:
+            self._in_flight(self.member, len(self._tasks))
 
     def _slots(self) -> int:
         """Calls allowed in flight now: one while the circuit is not closed (the probe decides), else all."""
@@ -207,6 +235,7 @@ class DeliveryLoop:
             tp, record = picked
             self._lanes.start(tp, record)
             self._tasks.add(asyncio.create_task(self._call(tp, record)))
+            self._report_flight()
 
     async def _call(self, tp: TopicPartition, record: ConsumerRecord) -> None:
         try:

@@ -110,6 +110,9 @@ class DeliveryService:
         """The topics this service's members need (see :func:`delivery_topics`); they must exist before :meth:`run`."""
         return delivery_topics(self.settings, [w.member for w in self.workers])
 
+    def _flying(self, member: str, calls: int) -> None:
+        self.metrics.in_flight.labels(member).set(calls)
+
     def _observe(self, member: str, lane: Lane, decision: Decision, seconds: float) -> None:
         self.metrics.deliveries.labels(member, decision.outcome).inc()
         if decision.outcome != "held":
@@ -140,7 +143,8 @@ class DeliveryService:
                                     producer=producer,
                                     priority_burst=self._bursts[w.member], observe=self._observe,
                                     concurrency=self._concurrency[w.member],
-                                    transactional=new_transactional if exactly_once else None)
+                                    transactional=new_transactional if exactly_once else None,
+                                    in_flight=self._flying, grace=self.settings.gateway.shutdown_grace_seconds)
                        for w in self.workers]
         for w in self.workers:
             self.metrics.up.labels(w.member).set(1)

@@ -643,3 +643,42 @@ class TestExactlyOnce:
         assert [hd[h.LRN] for hd in parked] == ["ORD-0", "ORD-1"]
         assert {hd[h.DLQ_TOPIC] for hd in parked} == {"oco.reply.fj-post"}
         assert transactional.answered() == []
+
+
+class TestStopping:
+    async def test_calls_in_flight_finish_within_the_grace_period_answered_and_committed(self) -> None:
+        consumer = CheckingConsumer(ORD, PRIO, RETRY)
+        for i in range(8):
+            consumer.append(ORD, f"ORD-{i}")
+        producer = FakeProducer()
+        consumer.producer = producer
+        adapter = SleepingAdapter(lambda tracking: 0.3)
+        loop, _ = make_loop(consumer, adapter, producer, concurrency=4)
+        loop.grace = 30
+        task = asyncio.create_task(loop.run())
+        while len(adapter.flying) < 4:
+            await asyncio.sleep(0.005)
+        loop.stop()
+        await asyncio.wait_for(task, 10)
+        assert sorted(producer.answered()) == [f"ORD-{i}" for i in range(4)]  # the four in flight, no more
+        assert consumer.committed[ORD] == 4
+
+    async def test_calls_still_running_when_the_grace_runs_out_are_handed_back(self) -> None:
+        """Neither answered nor committed: the partition's next owner makes them again (idempotency key)."""
+        consumer = CheckingConsumer(ORD, PRIO, RETRY)
+        for i in range(4):
+            consumer.append(ORD, f"ORD-{i}")
+        producer = FakeProducer()
+        consumer.producer = producer
+        adapter = SleepingAdapter(lambda tracking: 3600)
+        flights: list[int] = []
+        loop, _ = make_loop(consumer, adapter, producer, concurrency=4)
+        loop._in_flight = lambda member, calls: flights.append(calls)  # noqa: SLF001
+        loop.grace = 0.1
+        task = asyncio.create_task(loop.run())
+        while len(adapter.flying) < 4:
+            await asyncio.sleep(0.005)
+        loop.stop()
+        await asyncio.wait_for(task, 10)  # not the hour the calls would take
+        assert producer.answered() == [] and ORD not in consumer.committed
+        assert max(flights) == 4 and flights[-1] == 0
