@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
@@ -46,11 +45,10 @@ def submit(pipeline: Pipeline, payload: bytes):
 
 
 class TestSchemaErrors:
-    def test_fifty_thousand_errors_are_capped_and_fast(self, pipeline: Pipeline) -> None:
-        """50,000 errors over 999 siblings: 100 listed, then one saying how many more; under a second."""
-        started = time.perf_counter()
+    def test_fifty_thousand_errors_are_capped(self, pipeline: Pipeline) -> None:
+        """50,000 errors over 999 siblings: 100 listed, then one saying how many more. (It once took 27 s, when
+        element paths were quadratic; no wall-clock bound here: a loaded machine is slow, not wrong.)"""
         outputs, rejection = submit(pipeline, H.many_item_errors(50_000))
-        assert time.perf_counter() - started < 3.0  # was about 27 s (element paths were quadratic)
         assert isinstance(rejection, SchemaInvalid) and len(rejection.issues) == 101
         last = rejection.issues[-1]
         assert last.code == ERRORS_TRUNCATED and "more errors" in last.message
