@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+KUSTOMIZE_VERSION := v5.7.1
+KUSTOMIZE := $(VENV)/.kustomize-$(KUSTOMIZE_VERSION)
 
 .PHONY: demo up down test test-unit fuzz bench install tools broker-start broker-stop clean k8s-rules
 
@@ -44,9 +46,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[test]'
 	@touch $@
 
-# Real tools the tests use: promtool (Debian package prometheus), kcat, and Java + Maven for the Kafka broker.
-# Installed only when missing.
-tools:
+# Real tools the tests use: promtool (Debian package prometheus), kcat, and Java + Maven for the Kafka broker,
+# installed only when missing; kustomize (renders k8s/overlays/*), built from its Go module into the venv.
+tools: $(KUSTOMIZE)
 	@missing=""; command -v promtool >/dev/null || missing="$$missing prometheus"; \
 	 command -v kcat >/dev/null || missing="$$missing kcat"; \
 	 command -v java >/dev/null || missing="$$missing openjdk-17-jre-headless"; \
@@ -58,6 +60,13 @@ tools:
 	   $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	 fi
 
+# kustomize, pinned: the version the overlays are tested with (tests/unit/test_k8s_render.py), built into the
+# venv from its Go module (a few minutes the first time, cached after). Needs the go command, 1.22 or newer.
+$(KUSTOMIZE): | $(STAMP)
+	@command -v go >/dev/null || { echo "building kustomize needs Go 1.22 or newer: install it, then run make again"; exit 1; }
+	GOBIN="$(abspath $(BIN))" GOTOOLCHAIN=local go install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
+	@touch $@
+
 broker-start: $(STAMP)
 	$(BIN)/oco-gateway broker start
 
@@ -68,6 +77,6 @@ clean:
 	-$(BIN)/oco-gateway broker stop
 	rm -rf $(VENV) .state .pytest_cache
 
-# k8s/prometheusrule.yaml is generated from docker/prometheus/rules.yml (a test checks they agree).
+# k8s/base/prometheusrule.yaml is generated from docker/prometheus/rules.yml (a test checks they agree).
 k8s-rules: $(STAMP)
-	$(BIN)/python -c 'import yaml; D = type("D", (yaml.SafeDumper,), {}); D.add_representer(str, lambda d, s: d.represent_scalar("tag:yaml.org,2002:str", s, style="|" if "\n" in s else None)); doc = {"apiVersion": "monitoring.coreos.com/v1", "kind": "PrometheusRule", "metadata": {"name": "oco-gateway", "labels": {"app.kubernetes.io/name": "oco-gateway"}}, "spec": yaml.safe_load(open("docker/prometheus/rules.yml"))}; head = "# GENERATED from docker/prometheus/rules.yml by `make k8s-rules`: edit that file, not this one.\n# Needs prometheus-operator (PrometheusRule CRD, monitoring.coreos.com/v1); its ruleSelector must match\n# these labels (kube-prometheus-stack: add `release: <name>` in an overlay).\n"; open("k8s/prometheusrule.yaml", "w").write(head + yaml.dump(doc, Dumper=D, sort_keys=False, width=110))'
+	$(BIN)/python -c 'import yaml; D = type("D", (yaml.SafeDumper,), {}); D.add_representer(str, lambda d, s: d.represent_scalar("tag:yaml.org,2002:str", s, style="|" if "\n" in s else None)); doc = {"apiVersion": "monitoring.coreos.com/v1", "kind": "PrometheusRule", "metadata": {"name": "oco-gateway", "labels": {"app.kubernetes.io/name": "oco-gateway"}}, "spec": yaml.safe_load(open("docker/prometheus/rules.yml"))}; head = "# GENERATED from docker/prometheus/rules.yml by `make k8s-rules`: edit that file, not this one.\n# Needs prometheus-operator (PrometheusRule CRD, monitoring.coreos.com/v1); its ruleSelector must match\n# these labels (kube-prometheus-stack: add `release: <name>` in an overlay).\n"; open("k8s/base/prometheusrule.yaml", "w").write(head + yaml.dump(doc, Dumper=D, sort_keys=False, width=110))'

@@ -48,8 +48,8 @@ class TestPromtool:
         _assert_ok(_promtool("check", "config", "docker/prometheus/prometheus.yml"))
 
     def test_kubernetes_prometheusrule_is_valid(self, tmp_path: Path) -> None:
-        """The groups in k8s/prometheusrule.yaml pass `promtool check rules` on their own."""
-        manifest = yaml.safe_load((ROOT / "k8s" / "prometheusrule.yaml").read_text(encoding="utf-8"))
+        """The groups in k8s/base/prometheusrule.yaml pass `promtool check rules` on their own."""
+        manifest = yaml.safe_load((ROOT / "k8s" / "base" / "prometheusrule.yaml").read_text(encoding="utf-8"))
         rules = tmp_path / "prometheusrule.rules.yml"
         rules.write_text(yaml.safe_dump(manifest["spec"]), encoding="utf-8")
         _assert_ok(_promtool("check", "rules", str(rules)))

@@ -21,7 +21,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKER = ROOT / "docker"
-K8S = ROOT / "k8s"
+K8S = ROOT / "k8s" / "base"
 PROMETHEUS = DOCKER / "prometheus"
 OPERATIONS = ROOT / "docs" / "operations.md"
 
@@ -129,7 +129,7 @@ def _k8s_objects() -> tuple[dict[str, Any], ...]:
 
 def _k8s(kind: str, name: str | None = None) -> dict[str, Any]:
     found = [o for o in _k8s_objects() if o["kind"] == kind and (name is None or o["metadata"]["name"] == name)]
-    assert len(found) == 1, f"expected one {kind} {name or ''} in k8s/, found {len(found)}"
+    assert len(found) == 1, f"expected one {kind} {name or ''} in k8s/base/, found {len(found)}"
     return found[0]
 
 
@@ -693,12 +693,12 @@ class TestSecrets:
 
 class TestKustomization:
     def test_lists_only_files_that_exist(self) -> None:
-        """Every resource kustomization.yaml lists is a file in k8s/."""
+        """Every resource kustomization.yaml lists is a file in k8s/base/."""
         missing = [name for name in _kustomization()["resources"] if not (K8S / name).is_file()]
         assert not missing
 
     def test_lists_every_manifest(self) -> None:
-        """No manifest in k8s/ is forgotten by the kustomization."""
+        """No manifest in k8s/base/ is forgotten by the kustomization."""
         manifests = {p.name for p in K8S.glob("*.yaml")} - {"kustomization.yaml"}
         assert manifests == set(_kustomization()["resources"])
 
@@ -758,12 +758,13 @@ class TestDeployment:
                          or network.get("kafka", {}).get("partitions", DEFAULT_PARTITIONS))
         assert 2 <= _k8s("Deployment", JOB)["spec"]["replicas"] <= partitions
 
-    def test_anti_affinity_selects_its_own_pods(self) -> None:
-        """Pod anti-affinity spreads the gateway's own pods, by labels the pods carry."""
+    def test_topology_spread_selects_its_own_pods(self) -> None:
+        """The gateway's pods spread over zones and nodes, counting the gateway's own pods by labels they carry."""
         labels = _pod_labels(JOB)
-        terms = _pod_spec()["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
-        for term in terms:
-            assert term["podAffinityTerm"]["labelSelector"]["matchLabels"].items() <= labels.items()
+        spread = _pod_spec()["topologySpreadConstraints"]
+        assert {c["topologyKey"] for c in spread} == {"topology.kubernetes.io/zone", "kubernetes.io/hostname"}
+        for constraint in spread:
+            assert constraint["labelSelector"]["matchLabels"].items() <= labels.items()
 
     def test_selectors_match_the_pods(self) -> None:
         """The Deployment, Service and PodDisruptionBudget all select the gateway pods' labels."""
@@ -928,9 +929,9 @@ class TestAlertRules:
                         f"{rule.get('alert') or rule.get('record')} reads {name}, which the gateway does not export")
 
     def test_kubernetes_prometheusrule_matches_the_rules_file(self) -> None:
-        """k8s/prometheusrule.yaml carries exactly the groups of docker/prometheus/rules.yml."""
+        """k8s/base/prometheusrule.yaml carries exactly the groups of docker/prometheus/rules.yml."""
         assert _k8s("PrometheusRule")["spec"] == _rules(), (
-            "k8s/prometheusrule.yaml is out of date: edit docker/prometheus/rules.yml, then run `make k8s-rules`")
+            "k8s/base/prometheusrule.yaml is out of date: edit docker/prometheus/rules.yml, then run `make k8s-rules`")
 
 
 class TestOperationsDoc:
