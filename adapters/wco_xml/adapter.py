@@ -30,7 +30,8 @@ class WcoXmlAdapter(Adapter):
     ``X-OCO-Tracking-Id`` headers. The answer is a WCO DM Response: FunctionCode 01/02/09/10 accepted,
     03 rejected with its Errors; ``Declaration/ID`` is the customs reference.
 
-    Settings: ``url`` (required), ``timeout`` (seconds, default 10), ``headers`` (extra headers).
+    Settings: ``url`` (required), ``timeout`` (seconds, default 10), ``headers`` (extra headers),
+    ``secret_headers`` (extra headers whose values are read from files, such as an API key from a Secret).
 
     Args:
         member: the member code.
@@ -46,7 +47,7 @@ class WcoXmlAdapter(Adapter):
         super().__init__(member, settings)
         self.config = parse_settings(WcoXmlSettings, settings, member=member, adapter=self.NAME)
         # One client for the adapter's life: its connection pool keeps the TLS sessions to the single window.
-        self._client = httpx.AsyncClient(base_url=self.config.url, headers=dict(self.config.headers),
+        self._client = httpx.AsyncClient(base_url=self.config.url, headers=self.config.all_headers(),
                                          timeout=self.config.timeout)
 
     async def deliver(self, declaration: Declaration) -> NationalAnswer:

@@ -40,3 +40,43 @@ class TestWcoXmlSettings:
             WcoXmlAdapter("NZ", settings)
         assert "members.NZ.adapter.settings" in str(caught.value)
         assert isinstance(caught.value, ValueError)
+
+
+class TestSecretHeaders:
+    """An API key comes from a file (a mounted Secret), never from the network file."""
+
+    def test_value_is_read_from_the_file(self, tmp_path: Any) -> None:
+        """A secret header's value is the file's content, without the final newline, beside the plain headers."""
+        key = tmp_path / "nz-api-key"
+        key.write_text("s3cr3t\n", encoding="utf-8")
+        settings = parse(cls=WcoXmlSettings, member="NZ", settings={
+            "url": "https://tsw.example", "headers": {"X-Client": "oco"}, "secret_headers": {"X-Api-Key": str(key)}})
+        assert settings.all_headers() == {"X-Client": "oco", "X-Api-Key": "s3cr3t"}
+        assert "s3cr3t" not in repr(settings)
+
+    @pytest.mark.parametrize(("content", "problem"), [(None, "cannot read"), ("", "one line"), ("a\nb", "one line")])
+    def test_unreadable_or_malformed_file_is_refused_without_its_content(
+        self, tmp_path: Any, content: str | None, problem: str
+    ) -> None:
+        """A missing, empty or multi-line file stops the adapter at start-up, naming the setting, not the value."""
+        key = tmp_path / "nz-api-key"
+        if content is not None:
+            key.write_text(content, encoding="utf-8")
+        with pytest.raises(ConfigError, match="settings.secret_headers") as caught:
+            WcoXmlAdapter("NZ", {"url": "https://tsw.example", "secret_headers": {"X-Api-Key": str(key)}})
+        assert problem in str(caught.value)
+
+    def test_header_in_both_places_is_refused(self, tmp_path: Any) -> None:
+        """A header given both in headers and in secret_headers is refused, whatever its case."""
+        key = tmp_path / "k"
+        key.write_text("s3cr3t", encoding="utf-8")
+        with pytest.raises(ConfigError, match="x-api-key is in both"):
+            WcoXmlAdapter("NZ", {"url": "https://tsw.example", "headers": {"X-API-Key": "k"},
+                                 "secret_headers": {"x-api-key": str(key)}})
+
+    def test_reserved_header_is_refused(self, tmp_path: Any) -> None:
+        """A secret header may not replace one the adapter sets per declaration."""
+        key = tmp_path / "k"
+        key.write_text("v", encoding="utf-8")
+        with pytest.raises(ConfigError, match="settings.secret_headers"):
+            WcoXmlAdapter("NZ", {"url": "https://tsw.example", "secret_headers": {"Idempotency-Key": str(key)}})
