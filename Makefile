@@ -21,7 +21,7 @@ down: $(STAMP)
 test: $(STAMP) tools
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-test-unit: $(STAMP)
+test-unit: $(STAMP) $(KUSTOMIZE)
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
 
 # The fuzz run on demand: the pipeline's properties over many more inputs than `make test` tries (FUZZ_EXAMPLES per
