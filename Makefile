@@ -18,7 +18,7 @@ up: $(STAMP) tools
 down: $(STAMP)
 	$(BIN)/oco-gateway down
 
-test: $(STAMP) tools
+test: $(STAMP) tools $(KUSTOMIZE)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-unit: $(STAMP) $(KUSTOMIZE)
@@ -46,9 +46,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[test]'
 	@touch $@
 
-# Real tools the tests use: promtool (Debian package prometheus), kcat, and Java + Maven for the Kafka broker,
-# installed only when missing; kustomize (renders k8s/overlays/*), built from its Go module into the venv.
-tools: $(KUSTOMIZE)
+# Real tools the tests use: promtool (Debian package prometheus), kcat, and Java + Maven for the Kafka broker.
+# Installed only when missing. The tests also need kustomize (built below).
+tools:
 	@missing=""; command -v promtool >/dev/null || missing="$$missing prometheus"; \
 	 command -v kcat >/dev/null || missing="$$missing kcat"; \
 	 command -v java >/dev/null || missing="$$missing openjdk-17-jre-headless"; \
@@ -60,8 +60,9 @@ tools: $(KUSTOMIZE)
 	   $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	 fi
 
-# kustomize, pinned: the version the overlays are tested with (tests/unit/test_k8s_render.py), built into the
-# venv from its Go module (a few minutes the first time, cached after). Needs the go command, 1.22 or newer.
+# kustomize for the tests (tests/unit/test_k8s_render.py renders k8s/overlays/*), pinned, built into the venv
+# from its Go module (a few minutes the first time, cached after). Needs the go command, 1.22 or newer; the
+# demo does not.
 $(KUSTOMIZE): | $(STAMP)
 	@command -v go >/dev/null || { echo "building kustomize needs Go 1.22 or newer: install it, then run make again"; exit 1; }
 	GOBIN="$(abspath $(BIN))" GOTOOLCHAIN=local go install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
