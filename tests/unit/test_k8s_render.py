@@ -44,6 +44,11 @@ def _kustomize() -> str:
     return found
 
 
+def _secret_files(folder: str, names: list[str]) -> list[str]:
+    """Leave out of the copy every file of a secrets/ folder but its README."""
+    return [name for name in names if name != "README.md"] if Path(folder).name == "secrets" else []
+
+
 def _placeholder_secret_files(tree: Path) -> None:
     """Write a stand-in for every secretGenerator file that is not in the tree (git ignores real ones)."""
     for kustomization in tree.rglob("kustomization.yaml"):
@@ -59,7 +64,7 @@ def _placeholder_secret_files(tree: Path) -> None:
 def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Objects]:
     """Render every overlay from a copy of k8s/ (the dev overlay's secret files are stand-ins)."""
     tree = tmp_path_factory.mktemp("k8s") / "k8s"
-    shutil.copytree(K8S, tree, ignore=shutil.ignore_patterns("oco-*"))  # no real dev secret leaves k8s/
+    shutil.copytree(K8S, tree, ignore=_secret_files)  # no real dev password leaves k8s/
     _placeholder_secret_files(tree)
     kustomize = _kustomize()
     out: dict[str, Objects] = {}
