@@ -1,6 +1,6 @@
 """Every Kubernetes overlay renders with kustomize and validates offline, and what it renders holds together.
 
-kustomize (`make tools` builds the pinned version into the venv) renders each folder of k8s/overlays/; every
+kustomize (`make test` and `make test-unit` build the pinned version into the venv) renders each folder of k8s/overlays/; every
 object is then checked against the Kubernetes API schemas of K8S_VERSION (kubernetes-validate, strict: an
 unknown field is an error), and the custom resources against the CRD schemas vendored in k8s/crd-schemas/.
 A missing tool fails the tests: it is never a reason to skip them.
@@ -40,7 +40,7 @@ def _kustomize() -> str:
     beside_python = Path(sys.executable).parent / "kustomize"
     found = str(beside_python) if beside_python.is_file() else shutil.which("kustomize")
     if not found:
-        pytest.fail("kustomize is not installed: `make tools` builds it into .venv/bin (it needs Go)")
+        pytest.fail("kustomize is not installed: `make test-unit` (or `make test`) builds it into .venv/bin (it needs Go 1.22+)")
     return found
 
 
