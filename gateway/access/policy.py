@@ -2,17 +2,21 @@
 
     participant P   write oco.submit.P; read oco.reply.P, with consumer groups named ``P.<anything>``
     member M        its delivery: read oco.deliver.M, oco.deliver.M.priority, oco.retry.M (group oco-deliver-M);
-                    write oco.retry.M, oco.reply.<each of M's submitters>, oco.dlq
+                    write oco.retry.M, oco.reply.<each of M's submitters>, oco.dlq;
+                    transactional id ``oco-deliver-M.tx`` (gateway.exactly_once)
                     trusted traders: write oco.aeo.M and oco.aeo.M.to.* (and those of the MRA partners M
                     imports); read oco.aeo.<every issuer> and oco.aeo.<every issuer>.to.M
     oco-delivery    the delivery part of every member with an ``adapter`` (the central delivery workers)
     oco-gateway     read every oco.submit.P and oco.aeo.<issuer>; write every oco.deliver.M[.priority],
-                    oco.reply.P and oco.dlq; groups ``<kafka.group_id>`` and ``<kafka.group_id>-aeo-audit``
+                    oco.reply.P and oco.dlq; groups ``<kafka.group_id>`` and ``<kafka.group_id>-aeo-audit``;
+                    transactional ids ``<kafka.group_id>.tx.<anything>`` (gateway.exactly_once)
 
-Read and Write imply Describe; Write on a topic implies idempotent producing (Kafka 3.0+). Nobody but the
+Read and Write imply Describe; Write on a topic implies idempotent producing (Kafka 3.0+), so transactions
+need only Write on their transactional ids (and Read on the group whose offsets they commit). Nobody but the
 administrator may create topics or touch the cluster: provision creates every topic beforehand. Every
-name is literal except a participant's group prefix and a member's details topics ``oco.aeo.M.to.``
-(neither can match another identity's resources: participant ids hold no ``.``).
+name is literal except a participant's group prefix, a member's details topics ``oco.aeo.M.to.`` and the
+gateway's transactional-id prefix (none can match another identity's resources: participant ids hold no
+``.``, and transactional ids are a resource type of their own).
 """
 
 from __future__ import annotations
@@ -36,7 +40,8 @@ from gateway.topics import (
     submit_topic,
 )
 
-__all__ = ["AccessPlan", "Identity", "delivery_group", "delivery_transactional_id", "member_aeo_topics", "plan_access"]
+__all__ = ["AccessPlan", "Identity", "delivery_group", "delivery_transactional_id",
+           "gateway_transactional_prefix", "member_aeo_topics", "plan_access"]
 
 DELIVERY_GROUP_PREFIX = "oco-deliver"
 
@@ -82,8 +87,18 @@ def _group(identity: str, name: str, *, prefixed: bool = False) -> AclBinding:
     return AclBinding(principal(identity), "GROUP", name, "PREFIXED" if prefixed else "LITERAL", "READ")
 
 
-def _transactional_id(identity: str, name: str) -> list[AclBinding]:
-    return [AclBinding(principal(identity), "TRANSACTIONAL_ID", name, "LITERAL", op) for op in ("WRITE", "DESCRIBE")]
+def _transactional_id(identity: str, name: str, *, prefixed: bool = False) -> list[AclBinding]:
+    return [AclBinding(principal(identity), "TRANSACTIONAL_ID", name, "PREFIXED" if prefixed else "LITERAL", op)
+            for op in ("WRITE", "DESCRIBE")]
+
+
+def gateway_transactional_prefix(group_id: str) -> str:
+    """Return the prefix of the gateway's transactional ids (``<group_id>.tx.``; see transport/transactions.py).
+
+    Args:
+        group_id: the gateway's consumer group (``kafka.group_id``).
+    """
+    return f"{group_id}.tx."
 
 
 def _delivery(identity: str, settings: GatewaySettings, member: str) -> list[AclBinding]:
@@ -181,4 +196,6 @@ def _gateway(settings: GatewaySettings, participants: Iterable[str], members: It
     for issuer in settings.aeo_issuers:
         acls += _topic(GATEWAY, aeo_topic(issuer), "READ")
     group = settings.kafka.group_id
-    return acls + [_group(GATEWAY, group), _group(GATEWAY, f"{group}-aeo-audit")]
+    # Exactly-once mode: one transactional id per submit partition (gateway/transport/transactions.py).
+    return acls + [_group(GATEWAY, group), _group(GATEWAY, f"{group}-aeo-audit"),
+                   *_transactional_id(GATEWAY, gateway_transactional_prefix(group), prefixed=True)]

@@ -47,6 +47,10 @@ class GatewayMetrics:
             "oco_gateway_publish_failures_total", "Batches whose outputs the broker did not acknowledge "
             "(the batch is consumed again).", registry=r)
         self.up = Gauge("oco_gateway_up", "1 while the gateway is consuming.", registry=r)
+        self.transactions = Counter(
+            "oco_gateway_transactions_total", "Kafka transactions of gateway.exactly_once (one per input partition "
+            "and batch), by outcome: committed, aborted (the partition is read again from its committed "
+            "offset), fenced (another gateway took the partition over).", ["outcome"], registry=r)
         self.slow_messages = Counter(
             "oco_gateway_slow_messages_total", "Messages that took longer than gateway.slow_message_seconds and "
             "left their batch for the slow lane, by participant.", ["participant"], registry=r)

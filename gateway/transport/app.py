@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
+from aiokafka import AIOKafkaProducer
 from faststream.asgi import AsgiFastStream, AsgiResponse, get
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -30,11 +31,13 @@ from gateway.ops.lag import LagWatch
 from gateway.ops.metrics import GatewayMetrics, KafkaWatchMetrics
 from gateway.ops.middleware import observing
 from gateway.pipeline.chain import Pipeline, build_reading_stages, build_stages
+from gateway.pipeline.context import SourceRef
 from gateway.pipeline.route import Output
 from gateway.profiles import ProfileRegistry
 from gateway.topics import submit_topic
 from gateway.transport import reading
 from gateway.transport.handler import BatchHandler, MessageResult
+from gateway.transport.transactions import PartitionTransactions, offsets_to_commit
 
 __all__ = ["GatewayApp", "build_app"]
 
@@ -104,7 +107,7 @@ def build_app(settings: GatewaySettings, registry: ProfileRegistry,
     # A record the broker refuses for good must not leave the idempotent producer stuck (kafka_idempotence.py).
     keep_usable = kafka_idempotence.guard(lambda: kafka_idempotence.aiokafka_producer_of(broker), refused_for_good)
 
-    async def publish(out: Output) -> Awaitable[Any]:
+    async def publish(out: Output, source: SourceRef) -> Awaitable[Any]:
         ack = await broker.publish(out.value, out.topic, key=out.key, headers=out.headers, no_confirm=True)
         ack.add_done_callback(keep_usable)
         return ack
@@ -113,7 +116,15 @@ def build_app(settings: GatewaySettings, registry: ProfileRegistry,
         stages = build_stages(settings, registry.clone(), aeo_lookup=aeo.get, recognition=recognition)
         return Pipeline(stages, settings.gateway)
 
-    handler = BatchHandler(make_pipeline, publish, settings.gateway)
+    exactly_once = settings.gateway.exactly_once
+    transactions = PartitionTransactions(
+        lambda txn_id: AIOKafkaProducer(
+            bootstrap_servers=k.bootstrap_servers, client_id=k.client_id, transactional_id=txn_id,
+            enable_idempotence=True, acks="all", linger_ms=5, max_batch_size=1024 * 1024,
+            max_request_size=settings.gateway.max_message_bytes + 64 * 1024, **client_options(k)),
+        k.group_id, lambda: submissions.consumer, lambda outcome: metrics.transactions.labels(outcome=outcome).inc())
+    handler = BatchHandler(make_pipeline, transactions.publish if exactly_once else publish, settings.gateway,
+                           transactional=exactly_once)
     topics = [submit_topic(p) for p in sorted(settings.participants)]
 
     submissions = broker.subscriber(
@@ -124,8 +135,11 @@ def build_app(settings: GatewaySettings, registry: ProfileRegistry,
         batch_timeout_ms=k.batch_timeout_ms,
         auto_offset_reset="earliest",
         # Commit after the handler returned (outputs acknowledged); on failure seek back and retry.
-        # FastStream's Kafka default, ACK_FIRST, commits before processing: at-most-once.
-        ack_policy=AckPolicy.NACK_ON_ERROR,
+        # FastStream's Kafka default, ACK_FIRST, commits before processing: at-most-once. Exactly-once: the
+        # offsets go through each partition's transaction, never through the consumer (MANUAL, never acked).
+        ack_policy=AckPolicy.MANUAL if exactly_once else AckPolicy.NACK_ON_ERROR,
+        isolation_level="read_committed",  # the submit topics are not transactional: harmless, and future-proof
+        listener=transactions.listener() if exactly_once else None,
         max_partition_fetch_bytes=settings.gateway.max_message_bytes * 2,
         parser=reading.parse_safely,  # FastStream's own fails the batch on a header value that is not UTF-8
     )
@@ -134,7 +148,17 @@ def build_app(settings: GatewaySettings, registry: ProfileRegistry,
     async def on_batch(msg: KafkaMessage) -> list[MessageResult]:
         raw = msg.raw_message
         records = raw if isinstance(raw, tuple) else (raw,)
-        return await handler(records, msg.consumer)  # the consumer: to give back what the batch leaves for later
+        if not exactly_once:
+            return await handler(records, msg.consumer)  # the consumer: to give back what the batch leaves
+        async with transactions.lock:  # no rebalance takes a partition's producer away in the middle
+            records = transactions.fresh(records)  # fetched before a rebalance or an abort: maybe committed
+            try:
+                results = await handler(records, msg.consumer)
+                await transactions.commit(offsets_to_commit(records, handler.given_back))
+            except BaseException:
+                await transactions.abort()
+                raise
+        return results
 
     reading.harden(submissions)  # a record aiokafka cannot decode must not end the consume loop
 
@@ -170,6 +194,7 @@ def build_app(settings: GatewaySettings, registry: ProfileRegistry,
         ready["ok"] = False
         metrics.up.set(0)
         handler.close()
+        await transactions.close()
         await feed.stop()
         watch.stop()
         await asyncio.gather(*watching, return_exceptions=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 from collections.abc import Callable, Mapping
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -51,13 +51,17 @@ class TopicTail:
         bootstrap_servers: Kafka address.
         topic: the topic to follow.
         security: the client's security options (``gateway.kafka_security.client_options``).
+        isolation_level: ``read_committed`` (default) skips the outputs of aborted transactions
+            (``gateway.exactly_once``) and changes nothing for records written without one;
+            ``read_uncommitted`` sees everything, aborted outputs included.
     """
 
-    def __init__(self, bootstrap_servers: str, topic: str, *, security: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, bootstrap_servers: str, topic: str, *, security: Mapping[str, Any] | None = None,
+                 isolation_level: Literal["read_committed", "read_uncommitted"] = "read_committed") -> None:
         self.topic = topic
         self._bootstrap = bootstrap_servers
         self._consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, **(security or {}),
-                                          enable_auto_commit=False)
+                                          enable_auto_commit=False, isolation_level=isolation_level)
         self.records: dict[str, Any] = {}  # first record per tracking id
         self.history: dict[str, list[Any]] = {}  # every record per tracking id, in arrival order
 
@@ -121,7 +125,8 @@ class ParticipantClient:
     """Publish to ``oco.submit.<participant>`` and read ``oco.reply.<participant>``, as a member system would.
 
     The reply reader starts at the end of the reply topic before anything is sent, so it sees exactly
-    the replies to this session's submissions. Use as ``async with``.
+    the replies to this session's submissions; it reads committed (a gateway with ``gateway.exactly_once``
+    answers in transactions). Use as ``async with``.
 
     Args:
         bootstrap_servers: Kafka address.

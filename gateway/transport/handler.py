@@ -2,7 +2,9 @@
 
 At-least-once: the offsets of a batch are committed (by the subscriber's ack policy) only after this
 returns, i.e. after the broker acknowledged every output. Any failure raises, the batch is NACKed (the
-consumer seeks back) and processed again: duplicates are possible, loss is not.
+consumer seeks back) and processed again: duplicates are possible, loss is not. Exactly-once
+(``gateway.exactly_once``): ``publish`` sends inside the input partition's transaction and the caller commits
+each partition up to :attr:`BatchHandler.given_back` (see :mod:`gateway.transport.transactions`).
 
 No single input stalls the gateway (docs/architecture.md, *One participant never holds another*):
 
@@ -54,8 +56,9 @@ __all__ = ["BatchHandler", "Consumer", "MessageResult", "Publish"]
 
 log = structlog.get_logger(__name__)
 
-Publish = Callable[[Output], Awaitable[Awaitable[Any]]]
-"""Hands one record to the producer (in call order) and returns the awaitable of the broker's ack."""
+Publish = Callable[[Output, SourceRef], Awaitable[Awaitable[Any]]]
+"""Hands one record (and the input record it answers) to the producer, in call order, and returns the
+awaitable of the broker's ack."""
 
 _TP = tuple[str, int]
 _KEEP_FINISHED = 600.0  # seconds a slow message's result waits for its record to come again
@@ -98,12 +101,17 @@ class BatchHandler:
         publish: hands one output to the producer (called in order, so per-key order holds) and returns
             its acknowledgement, which is awaited with all the others before the batch may be committed.
         limits: the ``gateway`` settings (workers, budgets, record size).
+        transactional: ``publish`` sends inside a transaction, where a refused record cannot be sent again:
+            any failed acknowledgement fails the batch (the publisher remembers refusals for the next attempt).
     """
 
     def __init__(self, make_pipeline: Callable[[], Pipeline], publish: Publish,
-                 limits: LimitsSettings | None = None) -> None:
+                 limits: LimitsSettings | None = None, *, transactional: bool = False) -> None:
         self._limits = limits or LimitsSettings()
         self._publish = publish
+        self._transactional = transactional
+        self.given_back: dict[_TP, int] = {}
+        """Partition -> offset the last batch gave back to the consumer (its commit must stop there)."""
         self._workers = PipelineWorkers(make_pipeline, self._limits.workers)
         self._usage = Usage()
         self._slow: dict[_TP, Job] = {}  # partition -> its message in the slow lane
@@ -189,6 +197,7 @@ class BatchHandler:
             for result, record in finished:
                 results.append(await self._send(result, record, sent))
 
+        self.given_back = give_back
         if budgeted:
             assert consumer is not None
             for tp, waiting in queue.waiting().items():
@@ -341,7 +350,7 @@ class BatchHandler:
             if undelivered and output.topic.startswith("oco.reply."):
                 continue  # its "received" would be wrong: the replacement says "rejected"
             try:
-                sent.append((output, source, await self._publish(output)))
+                sent.append((output, source, await self._publish(output, source)))
             except Exception as exc:
                 if not refused_for_good(exc):
                     raise
@@ -357,7 +366,7 @@ class BatchHandler:
         log.error("output_refused_replaced", topic=output.topic, source=f"{source.topic}[{source.partition}]@{source.offset}",
                   tracking_id=output.headers.get(h.TRACKING_ID), value_bytes=len(output.value), error=repr(exc))
         for replacement in replacements(output, source, exc):
-            sent.append((replacement, source, await self._publish(replacement)))
+            sent.append((replacement, source, await self._publish(replacement, source)))
 
     async def _confirm(self, sent: list[tuple[Output, SourceRef, Awaitable[Any]]],
                        results: list[MessageResult]) -> None:
@@ -368,13 +377,13 @@ class BatchHandler:
         if not failed:
             return
         for _, _, exc in failed:
-            if not (refused_for_good(exc) or isinstance(exc, OutOfOrderSequenceNumber)):
+            if self._transactional or not (refused_for_good(exc) or isinstance(exc, OutOfOrderSequenceNumber)):
                 raise exc  # may heal (broker down, topic missing, no permission): the batch is retried
         for output, source, exc in failed:
             # A refusal fails the whole produce batch: most of these were only next to the culprit (or behind
             # it: OutOfOrderSequenceNumber until the producer got its new id, see gateway.kafka_idempotence).
             try:
-                await (await self._publish(output))
+                await (await self._publish(output, source))
                 continue
             except Exception as again:
                 if not refused_for_good(again):

@@ -50,10 +50,11 @@ class Network:
         """The client options of one of the network's identities (a participant id, ``member-fj``...)."""
         return self.access.security(name)
 
-    def gateway(self, tmp_path: Path, name: str = "gateway") -> GatewayProcess:
-        """Return (not started) a gateway process on this network, running as the gateway's identity."""
+    def gateway(self, tmp_path: Path, name: str = "gateway", *, env: dict[str, str] | None = None) -> GatewayProcess:
+        """Return (not started) a gateway process on this network, running as the gateway's identity (``env``:
+        extra settings, e.g. ``OCO_GATEWAY__EXACTLY_ONCE``)."""
         return GatewayProcess(self.path, bootstrap_servers=self.bootstrap, metrics_port=free_ports(1)[0],
-                              log_path=tmp_path / f"{name}.log", env=self.access.env(GATEWAY))
+                              log_path=tmp_path / f"{name}.log", env={**self.access.env(GATEWAY), **(env or {})})
 
 
 @pytest.fixture(scope="module")

@@ -26,10 +26,12 @@ from aiokafka.errors import (
     ClusterAuthorizationFailedError,
     GroupAuthorizationFailedError,
     TopicAuthorizationFailedError,
+    TransactionalIdAuthorizationFailed,
 )
 
 from gateway.access.identities import DELIVERY, GATEWAY, member_identity
 from gateway.access.kafka_admin import AclBinding, KafkaAdminError, create_acls, upsert_scram
+from gateway.access.policy import delivery_transactional_id
 from gateway.topics import (
     DEAD_LETTER,
     aeo_details_topic,
@@ -100,6 +102,18 @@ class Matrix:
         _, reads, writes, _ = self.identities[kind]
         return {"read": topic_kind in reads, "write": topic_kind in writes,
                 "describe": topic_kind in reads | writes, "create": False}[operation]
+
+    async def init_transactions(self, user: str, transactional_id: str) -> bool:
+        """Try to initialise a transactional id as ``user`` (what a transactional producer does first)."""
+        producer = AIOKafkaProducer(bootstrap_servers=self.access.bootstrap, **self.access.security(user),
+                                    transactional_id=transactional_id, request_timeout_ms=10000)
+        try:
+            await producer.start()
+            return True
+        except TransactionalIdAuthorizationFailed:
+            return False
+        finally:
+            await producer.stop()
 
     def may_join(self, kind: str, group: str) -> bool:
         owner = self.groups[group]
@@ -233,6 +247,20 @@ class TestAclMatrix:
 
         print(f"\nACL matrix: {cells} cells checked, {len(wrong)} wrong")
         assert cells == 4 * (17 * 4 + 6 + 2) == 304
+        assert not wrong, "\n".join(wrong)
+
+    async def test_transactional_ids(self, matrix: Matrix) -> None:
+        """Only the gateway may initialise (and so fence) the gateway's transactional ids, only M1's delivery
+        identities M1's; a participant none. 12 cells."""
+        ids = {"gateway": f"{matrix.group_id}.tx.{matrix.topics['submit.own']}.0",
+               "member+delivery": delivery_transactional_id(M1), "other member": delivery_transactional_id(M2)}
+        wrong = []
+        for kind, (user, *_rest) in matrix.identities.items():
+            for owner, txn_id in ids.items():
+                expected = owner == kind or (owner == "member+delivery" and kind in ("member", "delivery"))
+                got = await asyncio.wait_for(matrix.init_transactions(user, txn_id), timeout=60)
+                if got is not expected:
+                    wrong.append(f"{kind} transactional id {txn_id}: expected {'allowed' if expected else 'refused'}")
         assert not wrong, "\n".join(wrong)
 
     async def test_the_lists_of_topics_each_identity_sees(self, matrix: Matrix) -> None:

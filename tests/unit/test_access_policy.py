@@ -70,6 +70,19 @@ class TestGrants:
         assert not [g for g in got if g[1].startswith("oco.reply.") and g[2] == "READ"]
         assert not [g for g in got if ".to." in g[1]]
 
+    def test_transactional_ids(self) -> None:
+        """The gateway may use the transactional ids <group_id>.tx.*, each delivery identity oco-deliver-<M>.tx of
+        the members it delivers for; participants none."""
+        plan = plan_access(settings(kafka={"group_id": "gw"}))
+
+        def ids(identity: str) -> set[str]:
+            return {g[1] for g in grants(plan.acls_of(identity)) if g[0] == "TRANSACTIONAL_ID" and g[2] == "WRITE"}
+
+        assert ids(GATEWAY) == {"gw.tx.*"}
+        assert ids(DELIVERY) == {"oco-deliver-FJ.tx"}
+        assert ids(member_identity("NZ")) == {"oco-deliver-NZ.tx"}
+        assert ids("fj-broker") == set()
+
     def test_central_delivery_serves_only_members_with_an_adapter(self) -> None:
         """oco-delivery gets FJ's delivery (an adapter) but not NZ's (delivered at NZ's own site)."""
         got = grants(plan_access(settings()).acls_of(DELIVERY))

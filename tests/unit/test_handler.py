@@ -83,7 +83,7 @@ class Producer:
         self.collateral = 0  # acks of any topic that fail once (innocent records of a refused produce batch)
         self.ack_error: type[Exception] = MessageSizeTooLargeError
 
-    async def __call__(self, output: Output) -> asyncio.Future[Any]:
+    async def __call__(self, output: Output, source: Any = None) -> asyncio.Future[Any]:
         if output.topic in self.refuse_now:
             raise MessageSizeTooLargeError()
         self.sent.append(output)
@@ -124,14 +124,14 @@ def registry() -> ProfileRegistry:
     return ProfileRegistry.load([REPO / "schemas"])
 
 
-def handler(settings, registry, producer: Producer, **limits: Any) -> BatchHandler:
+def handler(settings, registry, producer: Producer, *, transactional: bool = False, **limits: Any) -> BatchHandler:
     settings_limits = LimitsSettings(**{"slow_message_seconds": 0.3, "batch_seconds": 0.3,
                                         "max_seconds_per_message": 10.0, **limits})
 
     def make() -> Pipeline:
         return Pipeline([sleeper, *build_stages(settings, registry.clone())], settings_limits)
 
-    return BatchHandler(make, producer, settings_limits)
+    return BatchHandler(make, producer, settings_limits, transactional=transactional)
 
 
 def statuses(producer: Producer) -> dict[str, str]:
@@ -188,6 +188,7 @@ class TestBudget:
         results = await h_(records, consumer)
         assert 1 <= len(results) < 10
         assert consumer.seeks == {TopicPartition(A, 0): len(results)}
+        assert h_.given_back == {(A, 0): len(results)}  # exactly-once commits stop there
         rest = await h_(records[len(results):], Consumer(TopicPartition(A, 0)))
         assert len(results) + len(rest) <= 10
 
@@ -263,6 +264,22 @@ class TestRefusedOutputs:
         results = await handler(settings, registry, producer)([record(A, 1), record(A, 2, lrn="X")])
         assert sum(r.replaced for r in results) == 1
         assert sum(1 for o in producer.sent if o.topic == DEAD_LETTER) == 1
+
+    async def test_transactional_refusal_fails_the_batch(self, settings, registry) -> None:
+        """Exactly-once: a refused acknowledgement is not retried in place (its transaction is broken): the batch
+        fails, is aborted and consumed again (the publisher then sends the output alone, or refuses it at once)."""
+        producer = Producer()
+        producer.refuse_ack["oco.deliver.FJ"] = 1
+        with pytest.raises(MessageSizeTooLargeError):
+            await handler(settings, registry, producer, transactional=True)([record(A, 1)])
+        assert not [o for o in producer.sent if o.topic == DEAD_LETTER]
+
+    async def test_transactional_refused_at_once_is_replaced(self, settings, registry) -> None:
+        """Exactly-once: an output the publisher refuses at once (refused alone before) is replaced."""
+        producer = Producer()
+        producer.refuse_now.add("oco.deliver.FJ")
+        (result,) = await handler(settings, registry, producer, transactional=True)([record(A, 1)])
+        assert result.replaced == 1 and [read_response(o.value).status for o in producer.replies()] == ["rejected"]
 
     async def test_error_that_may_heal_fails_the_batch(self, settings, registry) -> None:
         """An error a retry may heal (broker unreachable) fails the batch: it is consumed again."""
