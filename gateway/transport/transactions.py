@@ -276,7 +276,7 @@ class PartitionTransactions:
             self._open.discard(tp)
             if producer is None:
                 continue
-            fenced = tp in self._fenced
+            fenced = tp in self._fenced or _was_fenced(producer)
             if not fenced:
                 try:
                     await asyncio.wait_for(producer.abort_transaction(), _START_TIMEOUT)
@@ -338,6 +338,20 @@ async def _seek_committed(consumer: Any, tp: _TP) -> int:
         committed = (await consumer.beginning_offsets([partition]))[partition]
     consumer.seek(partition, committed)
     return committed
+
+
+def _was_fenced(producer: Any) -> bool:
+    """Tell whether aiokafka's sender learnt the producer was fenced (it then fails later calls with unrelated
+    errors: "not in transaction", an invalid state transition). Reads aiokafka's private transaction state
+    (pinned ``aiokafka>=0.14,<0.15``, as ``gateway.kafka_idempotence``)."""
+    manager = getattr(producer, "_txn_manager", None)
+    waiter = getattr(manager, "_transaction_waiter", None)
+    try:
+        if manager is None or not manager.is_fatal_error() or waiter is None or not waiter.done():
+            return False
+        return not waiter.cancelled() and isinstance(waiter.exception(), ProducerFenced)
+    except AttributeError:  # pragma: no cover - another aiokafka: treated as not fenced (taken again)
+        return False
 
 
 def _pause(consumer: Any, tp: _TP) -> None:

@@ -188,6 +188,25 @@ class TestPartitionTransactions:
         with pytest.raises(NotOwned):
             await s.tx.publish(out(), SourceRef(A, 0, 7))
 
+    async def test_fenced_by_the_sender_is_released(self) -> None:
+        """aiokafka's sender learnt of the fencing (the producer failed fatally with ProducerFenced): released,
+        not taken again (that would fence the new owner in turn)."""
+        s = Setup((A, 0), committed={(A, 0): 7})
+        await s.tx.take([(A, 0)])
+        await s.tx.publish(out(), SourceRef(A, 0, 7))
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        waiter.set_exception(ProducerFenced())
+
+        class Manager:  # aiokafka's TransactionManager after TransactionManager.fatal_error(ProducerFenced())
+            _transaction_waiter = waiter
+
+            def is_fatal_error(self) -> bool:
+                return True
+
+        s.producer(0)._txn_manager = Manager()  # noqa: SLF001
+        await s.tx.abort()
+        assert s.counted == ["fenced"] and s.consumer.paused == {(A, 0)}
+
     async def test_broken_producer_is_taken_again(self) -> None:
         """An abort that fails (broker gone): the partition's id is initialised again, which aborts for us."""
         s = Setup((A, 0), committed={(A, 0): 7})
