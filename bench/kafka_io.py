@@ -174,8 +174,9 @@ class ReplyCollector:
     def __init__(self, bootstrap_servers: str, topics: Sequence[str], partitions: int) -> None:
         self.topics = list(topics)
         self._tps = [TopicPartition(t, p) for t in topics for p in range(partitions)]
+        # read_committed: a reply counts when a consumer could act on it (exactly-once: when its batch committed).
         self._consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, **security(), enable_auto_commit=False,
-                                          max_partition_fetch_bytes=FETCH_BYTES)
+                                          max_partition_fetch_bytes=FETCH_BYTES, isolation_level="read_committed")
         self._seen = SeenReplies()
         self._task: asyncio.Task[None] | None = None
         self._changed = asyncio.Event()

@@ -24,6 +24,7 @@ from bench.baselines import consume_only, full_pipeline, parse_validate
 from bench.corpus import Declaration, SizeSummary, generate_corpus
 from bench.delivery import FAST, SLOW, MemberPlan, members_phase
 from bench.end_to_end import latency, throughput
+from bench.exactly_once import exactly_once_phases
 from bench.kafka_io import (Outgoing, ReplyCollector, new_tracking_id, produce_all, quiet_kafka_client,
                             read_tracking_ids, use_broker)
 from bench.network import MEMBERS, PARTICIPANTS, write_network
@@ -272,6 +273,9 @@ async def _kafka_phases(report: Report, options: Options, corpus: list[Declarati
     delivered = await read_tracking_ids(bootstrap, [deliver_topic(m) for m in sorted(MEMBERS)],
                                         settings.kafka.partitions)
     report.diagnostics["outputs"] = _check_outputs(delivered, set(backlog) | set(paced_ids), collector.duplicates)
+
+    await exactly_once_phases(report, corpus, gateway.config, broker, options.state_dir,
+                              latency_seconds=options.latency_seconds, say=say)
 
 
 def _check_outputs(delivered: Counter[str], sent: set[str], reply_duplicates: int) -> str:
