@@ -8,6 +8,7 @@ import click
 
 from gateway import __version__
 from gateway.cli.aeo_cmd import aeo
+from gateway.cli.asyncapi_cmd import asyncapi
 from gateway.cli.broker_cmd import broker
 from gateway.cli.deliver_cmd import deliver
 from gateway.cli.demo_cmd import demo
@@ -29,7 +30,7 @@ def main() -> None:
     """Integration gateway of the Pacific customs network (OCO)."""
 
 
-for command in (aeo, broker, deliver, demo, dlq, down, provision_command, run, submit, up, validate):
+for command in (aeo, asyncapi, broker, deliver, demo, dlq, down, provision_command, run, submit, up, validate):
     main.add_command(command)
 
 

@@ -24,6 +24,8 @@ from gateway.aeo.registry import AeoRegistry
 from gateway.aeo.signing import TrustStore
 from gateway.aeo.status import TraderStatus, valid_trader_id
 from gateway.config import GatewaySettings
+from gateway.contract.document import build_document
+from gateway.contract.viewer import asyncapi_routes
 from gateway.errors import ConfigError
 from gateway.kafka_errors import refused_for_good
 from gateway.kafka_security import client_options, faststream_security
@@ -233,6 +235,8 @@ def build_app(settings: GatewaySettings, registry: ProfileRegistry,
             ("/livez", healthz),
             ("/healthz", healthz),  # the former name of /livez, kept for existing probes
             ("/readyz", readyz),
+            # The Kafka contract (AsyncAPI), generated from this app's broker and network: gateway/contract/.
+            *asyncapi_routes(lambda: build_document([broker], settings)),
         ],
         on_startup=[start_watch, load_registry],
         after_startup=[mark_ready],
