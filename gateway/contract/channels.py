@@ -37,7 +37,7 @@ class Message:
     key: str  # a key of KEYS
     required: tuple[str, ...] = ()
     optional: tuple[str, ...] = ()
-    faststream: bool = False  # published by the gateway's FastStream broker: FastStream adds its own headers
+    faststream: bool = False  # FastStream's own headers (the gateway publishes with it; retries keep them)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +120,7 @@ MESSAGES: tuple[Message, ...] = (
     Message("retry", "Declaration waiting for its next delivery attempt",
             "A declaration the national system could not take yet; it keeps its headers (oco-lane included).",
             "declaration", "declaration", (*_ROUTED, h.ATTEMPT, h.NOT_BEFORE, h.IDEMPOTENCY_KEY),
-            (h.LANE, h.AEO_RECOGNISED, h.AEO_OUTCOME, REPLAYED_FROM)),
+            (h.LANE, h.AEO_RECOGNISED, h.AEO_OUTCOME, REPLAYED_FROM), faststream=True),
     Message("response", "Response", "The answer to a submission: received or rejected by the gateway, then "
             "accepted or rejected by the national system.", "response", "declaration",
             (h.TRACKING_ID, h.PARTICIPANT, h.STATUS), (h.MEMBER, h.LRN, h.FUNCTION_CODE, h.PROFILE, h.AEO_OUTCOME),
@@ -128,7 +128,8 @@ MESSAGES: tuple[Message, ...] = (
     Message("deadLetter", "Dead letter", "A record parked for the operators (`oco-gateway dlq list|replay`), with "
             "Kafka-Connect-style context headers.", "parked", "declaration", (h.TRACKING_ID, *_DLQ),
             (h.PARTICIPANT, h.MEMBER, h.LRN, h.FUNCTION_CODE, h.PROFILE, h.DLQ_PAYLOAD_OMITTED, h.AEO_REFUSAL,
-             h.IDEMPOTENCY_KEY, h.ATTEMPT, h.NOT_BEFORE, h.LANE, h.AEO_RECOGNISED, h.AEO_OUTCOME, h.STATUS),
+             h.IDEMPOTENCY_KEY, h.ATTEMPT, h.NOT_BEFORE, h.LANE, h.AEO_RECOGNISED, h.AEO_OUTCOME, h.STATUS,
+             REPLAYED_FROM),
             faststream=True),
     Message("aeoStatus", "AEO status event", "A signed trusted-trader status, public view.", "aeo-public", "trader"),
     Message("aeoDetails", "AEO status event with details", "A signed trusted-trader status with name and address, "

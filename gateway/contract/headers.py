@@ -72,10 +72,11 @@ HEADERS: dict[str, HeaderDoc] = {
 """Every header the gateway and the delivery workers read or write, by name."""
 
 FASTSTREAM_HEADERS: dict[str, HeaderDoc] = {
-    "correlation_id": HeaderDoc("Set by FastStream on every record the gateway publishes: a random id of that "
-                                "record. Use oco-tracking-id to follow a submission.",
+    "correlation_id": HeaderDoc("Set by FastStream on every record the gateway publishes (retries and dead letters "
+                                "of a delivery keep it): a random id of that record. Use oco-tracking-id to follow "
+                                "a submission.",
                                 "0b1c6f9e-8a44-4a55-9d0c-5c2b3f1e7a60"),
-    "content-type": HeaderDoc("Set by FastStream on every record the gateway publishes; empty (the payload is "
-                              "raw bytes: XML).", ""),
+    "content-type": HeaderDoc("Set by FastStream on every record the gateway publishes (retries and dead letters "
+                              "of a delivery keep it); empty: the payload is raw bytes (XML).", ""),
 }
 """Headers FastStream itself adds to what the gateway publishes with ``broker.publish``."""
