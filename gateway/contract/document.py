@@ -17,8 +17,9 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
 from gateway import __version__
 from gateway.config import GatewaySettings
-from gateway.contract.channels import CHANNELS, KEYS, MESSAGES, OPERATIONS, PARAMETERS, PAYLOADS, Message
-from gateway.contract.headers import FASTSTREAM_HEADERS, HEADERS
+from gateway.contract.channels import (CHANNELS, KEYS, MESSAGES, OPERATIONS, PARAMETERS, PAYLOADS, Channel, Message,
+                                      Operation)
+from gateway.contract.headers import FASTSTREAM_HEADERS, HEADERS, HeaderDoc
 from gateway.topics import participant_of
 
 __all__ = ["EXPORT_COMMAND", "build_document", "reference_settings", "render"]
@@ -138,7 +139,7 @@ def _parameter(name: str, text: str, settings: GatewaySettings, reference: bool)
     return parameter
 
 
-def _channel(channel: Any, binding: str, settings: GatewaySettings, reference: bool) -> dict[str, Any]:
+def _channel(channel: Channel, binding: str, settings: GatewaySettings, reference: bool) -> dict[str, Any]:
     params = [p for p in PARAMETERS if f"{{{p}}}" in channel.address]
     config: dict[str, Any] = {"max.message.bytes": settings.gateway.max_message_bytes + 64 * 1024}
     if channel.compacted:
@@ -156,7 +157,7 @@ def _channel(channel: Any, binding: str, settings: GatewaySettings, reference: b
     return out
 
 
-def _operation(operation: Any, binding: str, settings: GatewaySettings, reference: bool,
+def _operation(operation: Operation, binding: str, settings: GatewaySettings, reference: bool,
                actions: set[str]) -> dict[str, Any]:
     action = operation.action
     if operation.name == "receiveSubmission" and actions:  # FastStream's subscriber says what it does
@@ -176,9 +177,9 @@ def _operation(operation: Any, binding: str, settings: GatewaySettings, referenc
 def _message(message: Message, binding: str) -> dict[str, Any]:
     payload = PAYLOADS[message.payload]
     names = list(dict.fromkeys((*message.required, *message.optional)))
-    props = {name: _header(name, HEADERS[name]) for name in names}
+    props = {name: _header(HEADERS[name]) for name in names}
     if message.faststream:
-        props.update({name: _header(name, doc) for name, doc in FASTSTREAM_HEADERS.items()})
+        props.update({name: _header(doc) for name, doc in FASTSTREAM_HEADERS.items()})
     headers: dict[str, Any] = {"type": "object", "properties": props}
     if message.required:
         headers["required"] = list(message.required)
@@ -196,10 +197,13 @@ def _message(message: Message, binding: str) -> dict[str, Any]:
         out["payload"] = {"type": "string", "format": "binary", "description": payload.description}
     out["bindings"] = {"kafka": {"key": {"type": "string", "description": key_text, "examples": [key_example]},
                                  "bindingVersion": binding}}
+    if message.required:
+        out["examples"] = [{"name": f"{message.name}-headers", "summary": "The headers it always carries",
+                            "headers": {name: HEADERS[name].example for name in message.required}}]
     return out
 
 
-def _header(name: str, doc: Any) -> dict[str, Any]:
+def _header(doc: HeaderDoc) -> dict[str, Any]:
     schema: dict[str, Any] = {"type": "string", "description": doc.description}
     if doc.values:
         schema["enum"] = list(doc.values)

@@ -12,9 +12,11 @@ import httpx
 import jsonschema
 import pytest
 import yaml
+from click.testing import CliRunner
 
 from gateway import headers as h
 from gateway import topics
+from gateway.cli import main
 from gateway.cli.asyncapi_cmd import document_for
 from gateway.config import load_settings
 from gateway.contract.channels import CHANNELS, MESSAGES
@@ -179,3 +181,27 @@ class TestViewer:
                 served = await client.get(path)
                 assert served.status_code == 200 and served.headers["content-type"] == content_type, path
                 assert len(served.content) > 1000, path
+
+
+class TestCommand:
+    def test_prints_the_reference_document(self) -> None:
+        """`oco-gateway asyncapi` prints exactly docs/asyncapi.yaml."""
+        result = CliRunner().invoke(main, ["asyncapi"])
+        assert result.exit_code == 0, result.output
+        assert result.output == EXPORTED.read_text(encoding="utf-8")
+
+    def test_config_lists_that_network_and_output_writes_a_file(self, tmp_path: Path) -> None:
+        """--config describes that network (its members); --output writes the file instead of printing."""
+        out = tmp_path / "asyncapi.yaml"
+        result = CliRunner().invoke(main, ["asyncapi", "--config", str(ROOT / "config" / "network.yaml"),
+                                           "--output", str(out)])
+        assert result.exit_code == 0 and result.output == ""
+        members = yaml.safe_load(out.read_text())["components"]["parameters"]["member"]["enum"]
+        assert members == sorted(load_settings(ROOT / "config" / "network.yaml").members)
+
+    def test_bad_config_exits_2_with_one_line(self, tmp_path: Path) -> None:
+        """A configuration the gateway could not run with is refused the same way `run` refuses it."""
+        bad = tmp_path / "network.yaml"
+        bad.write_text("participants: {p1: {name: P}}\nmembers: {FJ: {name: Fiji, submitters: [ghost]}}\n")
+        result = CliRunner().invoke(main, ["asyncapi", "--config", str(bad)])
+        assert result.exit_code == 2 and "ghost" in result.output and "Traceback" not in result.output
