@@ -9,6 +9,7 @@ channel FastStream generates (a publisher declared one day) is kept as generated
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import yaml
@@ -83,7 +84,7 @@ def build_document(brokers: list[Any], settings: GatewaySettings, *, reference: 
         "parameters": {name: _parameter(name, text, settings, reference) for name, text in PARAMETERS.items()},
         "messages": {m.name: _message(m, binding) for m in MESSAGES} | kept_messages,
     }
-    used_schemas = repr(kept_messages) + repr(channels) + repr(operations)
+    used_schemas = json.dumps([kept_messages, channels, operations])  # the generated schemas still referenced
     schemas = {n: s for n, s in components.get("schemas", {}).items() if f"#/components/schemas/{n}" in used_schemas}
     if schemas:
         doc["components"]["schemas"] = schemas

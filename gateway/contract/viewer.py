@@ -6,6 +6,7 @@ gateway itself: the page names no outside URL, so it works where the gateway has
 
 from __future__ import annotations
 
+import html
 import json
 from collections.abc import Callable
 from functools import cache
@@ -39,7 +40,7 @@ def viewer_page(document: dict[str, Any]) -> str:
     """
     # "</" would end the script element early; JSON allows "<\/".
     data = json.dumps({"schema": document, "config": _CONFIG}, ensure_ascii=False).replace("</", "<\\/")
-    title = document.get("info", {}).get("title", "AsyncAPI")
+    title = html.escape(str(document.get("info", {}).get("title", "AsyncAPI")))
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
