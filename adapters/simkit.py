@@ -10,6 +10,8 @@ POST     /control                         JSON, partial: any of ``down``, ``dela
                                           key (nothing is changed then)
 GET      /control/registrations?key=K     200 ``{"key": K, "count": n}``; without key the simulator's
                                           totals, or 400 when it has none
+GET      /control/calls?after=N           200 the calls received, in order (see :class:`CallLog`); only
+                                          where the simulator keeps a call log
 GET      /health                          200 ``{"status": "ok", ...}``; see :func:`control_routes` for down
 =======  ===============================  ==============================================================
 
@@ -28,15 +30,22 @@ controls in its protocol handler::
 
     app = Starlette(routes=[Route("/declarations", declarations, methods=["POST"]),
                             *control_routes(controls, registrations=store.count, health={"member": "NZ"})])
+
+A :class:`CallLog` passed to :func:`control_routes` (``calls=``) and wrapped around the protocol handler
+(``with calls.record(key): ...``) shows which calls were in flight together, read-only: how much concurrency a
+client really used, and the order in which one declaration's versions arrived.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import math
 import random
-from collections.abc import Callable, Mapping
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -44,7 +53,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-__all__ = ["MAX_DELAY", "Controls", "Trouble", "control_routes"]
+__all__ = ["MAX_DELAY", "Call", "CallLog", "Controls", "Trouble", "control_routes"]
 
 MAX_DELAY = 3600.0
 """The longest ``delay`` a simulator accepts, in seconds."""
@@ -123,10 +132,82 @@ class Controls:
         return asdict(self)
 
 
+@dataclass(slots=True)
+class Call:
+    """One call a simulator received: its idempotency key, and when it began and ended.
+
+    Attributes:
+        key: the request's idempotency key ("" without one).
+        started: the number of the event "it arrived" in the log's one sequence of events (arrivals and answers).
+        ended: that of "it was answered" (after the delay, whatever the answer); None while in flight.
+    """
+
+    key: str
+    started: int
+    ended: int | None = None
+
+
+class CallLog:
+    """The calls a simulator received, in order of arrival, with the events numbered in one sequence.
+
+    Two calls were in flight together when one arrived before the other was answered; a client that makes
+    one call at a time never has two. Numbers, not clock times: under one event loop the order is exact.
+
+    Args:
+        limit: calls kept (the oldest are forgotten first); the counts cover every call.
+    """
+
+    def __init__(self, limit: int = 100_000) -> None:
+        self._events = itertools.count(1)
+        self._calls: deque[Call] = deque(maxlen=limit)
+        self.in_flight = 0
+        self.peak = 0
+        self.last_event = 0
+
+    @contextmanager
+    def record(self, key: str) -> Iterator[Call]:
+        """Note a call's arrival, and its end when the block is left (by an answer or an error).
+
+        Args:
+            key: its idempotency key.
+        """
+        call = Call(key, self._next())
+        self._calls.append(call)
+        self.in_flight += 1
+        self.peak = max(self.peak, self.in_flight)
+        try:
+            yield call
+        finally:
+            self.in_flight -= 1
+            call.ended = self._next()
+
+    def after(self, event: int) -> list[Call]:
+        """Return the calls that arrived after event number ``event`` (0: all those kept), in order of arrival.
+
+        Args:
+            event: a :attr:`last_event` read before.
+        """
+        return [c for c in self._calls if c.started > event]
+
+    def snapshot(self, event: int = 0) -> dict[str, Any]:
+        """Return what ``GET /control/calls?after=event`` answers.
+
+        Args:
+            event: only the calls that arrived after this event.
+        """
+        return {"calls": [asdict(c) for c in self.after(event)], "in_flight": self.in_flight, "peak": self.peak,
+                "last_event": self.last_event}
+
+    def _next(self) -> int:
+        self.last_event = next(self._events)
+        return self.last_event
+
+
 def control_routes(controls: Controls, *, registrations: Callable[[str], int],
                    totals: Callable[[], Mapping[str, Any]] | None = None,
                    report: Callable[[], Mapping[str, Any]] | None = None,
-                   health: Mapping[str, Any] | None = None, down_is_unhealthy: bool = False) -> list[Route]:
+                   health: Mapping[str, Any] | None = None, down_is_unhealthy: bool = False,
+                   calls: CallLog | None = None) -> list[Route]:
     """Return the routes of ``/control``, ``/control/registrations`` and ``/health`` (see the module docstring).
 
     Args:
@@ -138,6 +219,9 @@ def control_routes(controls: Controls, *, registrations: Callable[[str], int],
         down_is_unhealthy: False: ``/health`` is the process's liveness, always 200 ``{"status": "ok",
             ...health, "down": bool}``; True: it reports the simulated outage, 503 ``{"status": "down",
             ...health}`` while down, 200 ``{"status": "ok", ...health}`` otherwise.
+        calls: the simulator's call log: ``GET /control/calls?after=N`` answers 200 ``{"calls": [{"key",
+            "started", "ended"}...], "in_flight", "peak", "last_event"}`` (400 when N is not a whole number
+            from 0); no such route without one.
     """
     details = dict(health or {})
 
@@ -170,9 +254,19 @@ def control_routes(controls: Controls, *, registrations: Callable[[str], int],
             return JSONResponse({"status": "down", **details}, status_code=503)
         return JSONResponse({"status": "ok", **details})
 
-    return [Route("/control", control, methods=["GET", "POST"]),
-            Route("/control/registrations", registered, methods=["GET"]),
-            Route("/health", alive, methods=["GET"])]
+    async def called(request: Request) -> Response:
+        assert calls is not None
+        after = request.query_params.get("after", "0")
+        if not after.isdigit():
+            return JSONResponse({"error": f"after must be a whole number from 0, not {after!r}"}, status_code=400)
+        return JSONResponse(calls.snapshot(int(after)))
+
+    routes = [Route("/control", control, methods=["GET", "POST"]),
+              Route("/control/registrations", registered, methods=["GET"]),
+              Route("/health", alive, methods=["GET"])]
+    if calls is not None:
+        routes.append(Route("/control/calls", called, methods=["GET"]))
+    return routes
 
 
 def _check(name: str, value: Any) -> Any:

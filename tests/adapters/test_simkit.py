@@ -12,7 +12,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from adapters.simkit import MAX_DELAY, Controls, control_routes
+from adapters.simkit import MAX_DELAY, CallLog, Controls, control_routes
 
 # Each a JSON body of POST /control, and the key its error must name.
 BAD_VALUES = [
@@ -239,3 +239,50 @@ class TestHealthEndpoint:
         assert (await client.get("/control/registrations", params={"key": "known"})).json()["count"] == 1
         assert (await client.post("/control", json={"down": False})).json()["down"] is False
         assert (await client.get("/health")).status_code == 200
+
+
+class TestCallLog:
+    def test_overlapping_calls_are_numbered_in_one_sequence(self) -> None:
+        """Arrivals and answers share one numbering, so which calls were in flight together is exact."""
+        log = CallLog()
+        with log.record("a"):
+            with log.record("b"):
+                assert (log.in_flight, log.peak) == (2, 2)
+        with log.record("c"):
+            pass
+        assert [(c.key, c.started, c.ended) for c in log.after(0)] == [("a", 1, 4), ("b", 2, 3), ("c", 5, 6)]
+        assert (log.in_flight, log.peak, log.last_event) == (0, 2, 6)
+        assert [c.key for c in log.after(4)] == ["c"]
+
+    def test_an_error_still_ends_the_call(self) -> None:
+        """A call whose handler raises is noted as ended, not left in flight."""
+        log = CallLog()
+        with pytest.raises(RuntimeError), log.record("k"):
+            raise RuntimeError("boom")
+        assert log.in_flight == 0 and log.after(0)[0].ended == 2
+
+    def test_limit_keeps_the_newest(self) -> None:
+        """Past its limit the log forgets the oldest calls, not the counts."""
+        log = CallLog(limit=2)
+        for key in "abc":
+            with log.record(key):
+                pass
+        assert [c.key for c in log.after(0)] == ["b", "c"] and log.last_event == 6
+
+    async def test_calls_endpoint(self, controls: Controls, client_for: Callable[..., httpx.AsyncClient]) -> None:
+        """GET /control/calls?after=N lists the calls that arrived after event N, with the in-flight counts."""
+        log = CallLog()
+        with log.record("a"):
+            pass
+        with log.record("b"):
+            client = client_for(controls, calls=log)
+            body = (await client.get("/control/calls", params={"after": 2})).json()
+        assert body == {"calls": [{"key": "b", "started": 3, "ended": None}], "in_flight": 1, "peak": 1,
+                        "last_event": 3}
+        assert len((await client.get("/control/calls")).json()["calls"]) == 2
+        bad = await client.get("/control/calls", params={"after": "-1"})
+        assert bad.status_code == 400 and "after" in bad.json()["error"]
+
+    async def test_no_log_no_route(self, controls: Controls, client_for: Callable[..., httpx.AsyncClient]) -> None:
+        """A simulator that keeps no call log has no /control/calls."""
+        assert (await client_for(controls).get("/control/calls")).status_code == 404

@@ -9,6 +9,8 @@ GET      /control                         200 the controls, the member and the r
 POST     /control                         JSON any of ``down``, ``delay``, ``failure_rate``,
                                           ``reject_next``; 200 the new controls, 400 ``{"error": ...}``
 GET      /control/registrations?key=K     200 ``{"key": K, "count": n}``; without key the totals
+GET      /control/calls?after=N           200 the declarations received over HTTP, in order, each with when it
+                                          arrived and was answered (:class:`adapters.simkit.CallLog`)
 =======  ===============================  ==============================================================
 
 The control, registrations and health endpoints are :func:`adapters.simkit.control_routes`.
@@ -30,7 +32,7 @@ from starlette.types import Receive, Scope, Send
 
 from adapters.asycuda.simulator.checks import Problem, errors_document
 from adapters.asycuda.simulator.service import AsycudaSimulator
-from adapters.simkit import control_routes
+from adapters.simkit import CallLog, control_routes
 
 __all__ = ["DroppedConnectionFilter", "create_app"]
 
@@ -70,8 +72,13 @@ def create_app(simulator: AsycudaSimulator, *,
     """
     draw = rng or random.Random()
     controls = simulator.state.controls
+    calls = CallLog()
 
     async def declarations(request: Request) -> Response:
+        with calls.record(request.headers.get("Idempotency-Key", "")):
+            return await _declaration(request)
+
+    async def _declaration(request: Request) -> Response:
         trouble = controls.trouble(draw)
         if trouble == "down":
             return _unavailable("ASYCUDA World server is not available (maintenance)")
@@ -87,7 +94,7 @@ def create_app(simulator: AsycudaSimulator, *,
     routes = [Route("/asycuda/declarations", declarations, methods=["POST"]),
               *control_routes(controls, registrations=simulator.registrations, totals=lambda: _totals(simulator),
                               report=lambda: _report(simulator), health={"member": simulator.member},
-                              down_is_unhealthy=True)]
+                              down_is_unhealthy=True, calls=calls)]
     return Starlette(routes=routes, lifespan=lifespan or _no_lifespan)
 
 

@@ -7,6 +7,8 @@
   Only registrations are remembered: a refused declaration is judged afresh when it comes again.
 - ``GET /control``, ``POST /control`` (JSON, partial): ``{"down", "delay", "failure_rate", "reject_next"}``.
 - ``GET /control/registrations?key=K``: ``{"key": K, "count": n}``.
+- ``GET /control/calls?after=N``: the declarations received, in order, each with when it arrived and was
+  answered (:class:`adapters.simkit.CallLog`).
 - ``GET /health``: ``{"status": "ok", "member": ..., "down": ...}`` (alive even while simulating an outage).
 
 The control, registrations and health endpoints are :func:`adapters.simkit.control_routes`.
@@ -22,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from adapters.simkit import Controls, control_routes
+from adapters.simkit import CallLog, Controls, control_routes
 from adapters.wco_xml.simulator.rules import DeclarationJudge
 from adapters.wco_xml.simulator.state import Registrations
 from gateway.errors import Issue
@@ -50,8 +52,13 @@ def create_app(member: str, *, profiles_dir: str | Path | None = None, controls:
     knobs = controls or Controls()
     registered = Registrations(member)
     draw = rng or random.Random()
+    calls = CallLog()
 
     async def declarations(request: Request) -> Response:
+        with calls.record(request.headers.get("Idempotency-Key", "")):
+            return await _declaration(request)
+
+    async def _declaration(request: Request) -> Response:
         trouble = knobs.trouble(draw)
         if trouble == "down":
             return Response("the single window is down", 503, headers={"Retry-After": "30"})
@@ -87,4 +94,5 @@ def create_app(member: str, *, profiles_dir: str | Path | None = None, controls:
         return Response(body, 201, media_type=_XML)
 
     return Starlette(routes=[Route("/declarations", declarations, methods=["POST"]),
-                             *control_routes(knobs, registrations=registered.count, health={"member": member})])
+                             *control_routes(knobs, registrations=registered.count, health={"member": member},
+                                             calls=calls)])
