@@ -24,6 +24,8 @@ _LANE_BACKLOG, _QUICK_LANE_BACKLOG = 2000, 300
 _LANE_SAMPLES, _QUICK_LANE_SAMPLES = 10, 3
 _AEO_TRADERS, _QUICK_AEO_TRADERS = 100_000, 3000
 _AEO_SAMPLES, _QUICK_AEO_SAMPLES = 50, 10
+_CONCURRENCY, _QUICK_CONCURRENCY = "1,8,32", "1,8"
+_CONCURRENCY_SECONDS, _QUICK_CONCURRENCY_SECONDS = 5.0, 2.0
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -62,10 +64,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--aeo-samples", type=int,
                         help="trusted-trader phase: statuses timed from issue to every registry (default "
                              f"{_AEO_SAMPLES}; {_QUICK_AEO_SAMPLES} with --quick)")
+    parser.add_argument("--concurrency", help="latency-bound delivery phase: the concurrencies to run, comma-separated "
+                                              f"(default {_CONCURRENCY}; {_QUICK_CONCURRENCY} with --quick; 0 skips "
+                                              "the phase)")
+    parser.add_argument("--concurrency-latency", type=float, default=0.2,
+                        help="latency-bound delivery phase: seconds the national systems take per answer (default 0.2)")
+    parser.add_argument("--concurrency-seconds", type=float,
+                        help="latency-bound delivery phase: how long each run lasts at its bound; sizes the backlog "
+                             f"(default {_CONCURRENCY_SECONDS:g}; {_QUICK_CONCURRENCY_SECONDS:g} with --quick)")
     parser.add_argument("--only", choices=PHASES, action="append",
                         help="run just this phase (repeatable): gateway (baselines, end-to-end), members (per-member "
-                             "delivery), lanes (priority lane), aeo (trusted-trader registry and propagation); all by "
-                             "default")
+                             "delivery), concurrency (latency-bound delivery), lanes (priority lane), aeo "
+                             "(trusted-trader registry and propagation); all by default")
     parser.add_argument("--quick", action="store_true", help="smoke run: small corpus, short latency phase")
     parser.add_argument("--seed", type=int, default=2026, help="corpus seed (default 2026)")
     parser.add_argument("--max-kb", type=float, default=50.0, help="largest declaration in KB (default 50)")
@@ -89,6 +99,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.aeo_samples = _QUICK_AEO_SAMPLES if args.quick else _AEO_SAMPLES
     if args.aeo_traders < 0 or args.aeo_samples < 1:
         parser.error("--aeo-traders must not be negative, --aeo-samples must be positive")
+    try:
+        levels = [int(x) for x in (args.concurrency or (_QUICK_CONCURRENCY if args.quick else _CONCURRENCY)).split(",")]
+    except ValueError:
+        parser.error("--concurrency takes whole numbers separated by commas, e.g. 1,8,32")
+    if any(c < 0 for c in levels) or args.concurrency_latency <= 0:
+        parser.error("--concurrency levels must not be negative, --concurrency-latency must be positive")
+    args.concurrency = tuple(c for c in levels if c > 0)
+    if args.concurrency_seconds is None:
+        args.concurrency_seconds = _QUICK_CONCURRENCY_SECONDS if args.quick else _CONCURRENCY_SECONDS
+    if args.concurrency_seconds <= 0:
+        parser.error("--concurrency-seconds must be positive")
     args.only = tuple(args.only) if args.only else PHASES
     if args.count < 1 or args.latency_seconds <= 0 or (args.rate is not None and args.rate <= 0):
         parser.error("--count, --latency-seconds and --rate must be positive")
@@ -117,7 +138,8 @@ def main(argv: list[str] | None = None) -> int:
                       member_count=args.member_count, slow_delay=args.slow_delay, warm_up=args.warm_up,
                       rounds=args.rounds, lane_backlog=args.lane_backlog, lane_samples=args.lane_samples,
                       lane_delay=args.lane_delay, only=args.only, aeo_traders=args.aeo_traders,
-                      aeo_samples=args.aeo_samples)
+                      aeo_samples=args.aeo_samples, concurrency_levels=args.concurrency,
+                      concurrency_latency=args.concurrency_latency, concurrency_seconds=args.concurrency_seconds)
     failure = None
     try:
         run(options, report)
@@ -132,6 +154,8 @@ def main(argv: list[str] | None = None) -> int:
     if options.member_count and "members" in options.only:
         logs.append("the per-member phase's logs (members-gateway.log, deliver.log, asycuda-*.log) in "
                     + str(options.state_dir))
+    if options.concurrency_levels and "concurrency" in options.only:
+        logs.append("the latency-bound phase's logs (concurrency-*.log) in " + str(options.state_dir))
     print(f"\nsaved to {path}" + ("; " + ", ".join(logs) if logs else ""))
     if failure is not None:
         print(f"\nBENCHMARK FAILED: {failure}", file=sys.stderr)

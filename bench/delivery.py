@@ -27,7 +27,7 @@ from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
 from bench import BenchError
 from bench.corpus import Declaration, generate_corpus, relabel
 from bench.kafka_io import ReplyCollector, new_tracking_id, producer, quiet_kafka_client, round_trips, security
-from bench.members import MemberFigures, Sent, member_figures, one_at_a_time, outlasted, pooled, slow_share
+from bench.members import MemberFigures, Sent, member_figures, outlasted, pooled, slow_share, time_per_record
 from bench.network import DELIVERY_MEMBERS, delivery_participant, write_delivery_network
 from bench.probes import CpuSnapshot, DeliveryCounters, child_pids, describe_cores
 from bench.report import ALONE, WITH_SLOW, Measurement, Report
@@ -38,11 +38,11 @@ from gateway.ops.process import ChildProcess, GatewayProcess
 from gateway.topics import deliver_topic, reply_topic, retry_topic, submit_topic
 from gateway.transport.topics import ensure_topics, gateway_topics
 
-__all__ = ["FAST", "RATE_LIMIT", "SLOW", "MemberPlan", "interleave", "members_phase"]
+__all__ = ["FAST", "RATE_LIMIT", "SLOW", "MemberPlan", "interleave", "members_phase", "start_all", "truncate_topics"]
 
 SLOW = "TO"
 FAST = tuple(m for m in DELIVERY_MEMBERS if m != SLOW)
-RATE_LIMIT = 10_000.0  # members.<M>.delivery.rate_per_second: far above what one record at a time allows
+RATE_LIMIT = 10_000.0  # members.<M>.delivery.rate_per_second: far above what the national calls in flight allow
 _STALL = 60.0  # seconds without any reply before a run fails
 
 
@@ -123,7 +123,7 @@ async def members_phase(report: Report, plan: MemberPlan, broker: LocalBroker, n
         await ensure_topics(settings, gateway_topics(settings) + [retry_topic(m) for m in members])
         # The gateway phases left thousands of declarations on oco.deliver.FJ and WS; the delivery groups start
         # from the earliest offset, so the log is cut at its end first: the workers see this phase's records only.
-        await _truncate(bootstrap, queues, settings.kafka.partitions)
+        await truncate_topics(bootstrap, queues, settings.kafka.partitions)
 
     corpus = {m: generate_corpus(plan.per_member, seed=plan.seed + i, max_kb=plan.max_kb,
                                  pairs=[(delivery_participant(m), m)]) for i, m in enumerate(members)}
@@ -131,13 +131,14 @@ async def members_phase(report: Report, plan: MemberPlan, broker: LocalBroker, n
     collector = ReplyCollector(bootstrap, [reply_topic(delivery_participant(m)) for m in members],
                                settings.kafka.partitions)
     try:
-        await _start_all([(s, 60.0) for s in processes.simulators.values()])
-        await _start_all([(processes.gateway, 90.0), (processes.deliver, 90.0)])
+        await start_all([(s, 60.0) for s in processes.simulators.values()])
+        await start_all([(processes.gateway, 90.0), (processes.deliver, 90.0)])
         await collector.start()
         prod = producer(bootstrap)
         await prod.start()
         try:
-            await _measure(report, plan, corpus, processes, collector, prod, cpus)
+            await _measure(report, plan, corpus, processes, collector, prod, cpus,
+                           settings.members[SLOW].delivery.concurrency)
         finally:
             await prod.stop()
     finally:
@@ -146,7 +147,7 @@ async def members_phase(report: Report, plan: MemberPlan, broker: LocalBroker, n
             await asyncio.to_thread(process.stop)
 
 
-async def _start_all(children: list[tuple[ChildProcess, float]]) -> None:
+async def start_all(children: list[tuple[ChildProcess, float]]) -> None:
     """Start children in parallel; when one fails, raise only after all are through (so each is stoppable)."""
     results = await asyncio.gather(*(asyncio.to_thread(c.start, timeout) for c, timeout in children),
                                    return_exceptions=True)
@@ -209,7 +210,7 @@ class _Condition:
 
 
 async def _measure(report: Report, plan: MemberPlan, corpus: dict[str, list[Declaration]], processes: _Processes,
-                   collector: ReplyCollector, prod: AIOKafkaProducer, cpus: int) -> None:
+                   collector: ReplyCollector, prod: AIOKafkaProducer, cpus: int, concurrency: int) -> None:
     n, slow, fast = plan.per_member, f"{plan.slow_delay:g} s", " and ".join(FAST)
 
     def batch(prefix: str, counts: dict[str, int]) -> list[Declaration]:
@@ -218,11 +219,13 @@ async def _measure(report: Report, plan: MemberPlan, corpus: dict[str, list[Decl
                            for m, k in counts.items()})
 
     report.member_notes += [
-        "the delivery worker handles one record at a time per member (national call, then the reply published with "
-        "acks=all, then the offset committed), so a member's registered/s is at most 1 / its time per record - "
-        "the national system's latency plus those two Kafka round trips - and at most its rate limit "
-        f"(members.<M>.delivery.rate_per_second). The benchmark network sets that limit to {RATE_LIMIT:g}/s for "
-        "every member, so the limit is not what is measured here.",
+        f"the delivery worker keeps up to {concurrency} national calls in flight per member (members.<M>.delivery."
+        "concurrency, the gateway's default here; never two of one declaration), each record's call followed by "
+        "its reply published with acks=all and its offset committed; so a member's registered/s is at most "
+        f"{concurrency} ÷ its time per record (the national system's latency plus those Kafka round trips), or "
+        "what the machine's CPU allows, and at most its rate limit (members.<M>.delivery.rate_per_second). The "
+        f"benchmark network sets that limit to {RATE_LIMIT:g}/s for every member, so the limit is not what is "
+        "measured here.",
         f"{fast} have delivery loops (a consumer group each) of their own, in the same process as {SLOW}'s; "
         f"{SLOW}'s simulator only sleeps for {slow}, so a slow member costs the others the CPU of its own records "
         "(gateway, delivery process, broker), not its waiting.",
@@ -247,7 +250,8 @@ async def _measure(report: Report, plan: MemberPlan, corpus: dict[str, list[Decl
             await asyncio.sleep(1.0)  # let the workers go idle
         counts = dict.fromkeys(FAST, n)
         if busy:  # as many as keep it busy through the fast members' run, sized from the run before
-            counts[SLOW] = min(n, slow_share(n, sum(runs[m][-1][1] for m in FAST) / len(FAST), plan.slow_delay))
+            counts[SLOW] = min(n, slow_share(n, sum(runs[m][-1][1] for m in FAST) / len(FAST), plan.slow_delay,
+                                             concurrency=concurrency))
             slow_counts.append(counts[SLOW])
         start = _point(processes)
         figures, fast_done = await _burst(prod, collector, processes, batch(f"BR{i}", counts))
@@ -277,7 +281,7 @@ async def _measure(report: Report, plan: MemberPlan, corpus: dict[str, list[Decl
         f"its ASYCUDA World simulator runs with --delay {plan.slow_delay:g}; timed like the others"))
 
     for cond in (alone, with_slow):
-        _describe(report, cond, cpus)
+        _describe(report, cond, cpus, concurrency)
     report.diagnostics[f"members, {with_slow.name}, overlap"] = (
         f"{SLOW}'s last registration came " + ", ".join(f"{o:.1f} s" for o in overlaps)
         + f" after the last of {fast}'s" + (
@@ -290,7 +294,7 @@ async def _measure(report: Report, plan: MemberPlan, corpus: dict[str, list[Decl
     expected[SLOW] += sum(slow_counts)
     _check_registrations(report, processes, expected, _point(processes), collector)
     publish, publish_no_linger, commit = await round_trips(processes.bootstrap)
-    report.diagnostics["members, Kafka per record, one at a time"] = (
+    report.diagnostics["members, Kafka per record"] = (
         f"publishing one reply (acks=all, idempotent) {publish_no_linger:.1f} ms with linger_ms=0 as the delivery "
         f"workers do ({publish:.1f} ms with linger_ms=5), committing one offset {commit:.1f} ms (from this process, "
         "same broker, after the runs)")
@@ -346,24 +350,22 @@ def _point(processes: _Processes) -> _Point:
     return _Point(cpu, counters)
 
 
-def _measurement(key: str, label: str, f: MemberFigures, note: str) -> Measurement:
-    return Measurement(key, label, f.count, f.seconds, f.latency, note)
-
-
-def _describe(report: Report, cond: _Condition, cpus: int) -> None:
+def _describe(report: Report, cond: _Condition, cpus: int, concurrency: int) -> None:
     fast = " and ".join(FAST)
     report.diagnostics[f"members, {cond.name}, CPU while {fast} drained, in cores busy (of {cpus})"] = cond.cpu_line()
     parts = []
     for m, runs in cond.runs.items():
         pool = pooled(runs)
-        bound = one_at_a_time(pool.count / pool.seconds if pool.seconds > 0 else 0.0, cond.records[m], cond.handle[m])
-        if bound is not None:
-            parts.append(f"{m} {bound.per_record_ms:.1f} ms = deciding {bound.handle_ms:.1f} ({bound.share:.0%}) "
-                         f"+ other {bound.rest_ms:.1f}")
+        timed = time_per_record(pool.count / pool.seconds if pool.seconds > 0 else 0.0, cond.records[m],
+                                cond.handle[m])
+        if timed is not None:
+            parts.append(f"{m} deciding {timed.handle_ms:.1f} ms per record, {timed.under_way:.1f} under way")
     if parts:
         report.diagnostics[f"members, {cond.name}, time per record"] = "; ".join(parts) + (
-            " (deciding: the worker's own timing, national call included; other: publishing the reply, "
-            "committing, fetching, waiting for the event loop the members share)")
+            " (deciding: the worker's own timing, national call included; under way: registered/s × deciding "
+            f"time, the decisions in progress at once on average, at most the concurrency, {concurrency}; the rest "
+            "of each call slot's time goes to publishing the reply, committing, fetching, and waiting for the event "
+            "loop the members share)")
     report.diagnostics[f"members, {cond.name}, first registration"] = ", ".join(
         f"{m} " + "/".join(f"{f.first_ms:.0f}" for f in runs) + " ms" for m, runs in cond.runs.items()) + (
         " (each run's first: submit → gateway → delivery → national system → 'accepted' reply, nothing of its "
@@ -388,7 +390,7 @@ def _check_registrations(report: Report, processes: _Processes, expected: dict[s
         + f": every declaration once; delivery outcomes: {outcomes}; duplicate replies: {collector.duplicates}")
 
 
-async def _truncate(bootstrap: str, topics: Sequence[str], partitions: int) -> None:
+async def truncate_topics(bootstrap: str, topics: Sequence[str], partitions: int) -> None:
     """Delete every record now in ``topics`` (the log start moves to the end), so a new group reads nothing old."""
     tps = [TopicPartition(t, p) for t in topics for p in range(partitions)]
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, **security(), enable_auto_commit=False)

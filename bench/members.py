@@ -1,17 +1,19 @@
-"""Arithmetic of the per-member delivery phase: registered per second and latency per member, runs pooled, the
-slow member's share sized, and what bounds a member that is delivered to one record at a time (the isolation
-ratios themselves are ``Report.isolation``). No Kafka, no processes: tested directly."""
+"""Arithmetic of the delivery phases: registered per second and latency per member, runs pooled, the slow
+member's share sized, the time per record read with Little's law, and the latency-bound run's bound, backlog
+and calls in flight (the isolation ratios themselves are ``Report.isolation``). No Kafka, no processes: tested
+directly."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 from dataclasses import dataclass
 
 from bench.report import Latency
 
-__all__ = ["MemberFigures", "OneAtATime", "Pooled", "Sent", "member_figures", "one_at_a_time", "outlasted", "pooled",
-           "slow_share"]
+__all__ = ["MemberFigures", "Pooled", "Sent", "TimePerRecord", "backlog_for", "latency_bound", "member_figures",
+           "outlasted", "peak_in_flight", "pooled", "slow_share", "time_per_record"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,12 +116,14 @@ def pooled(runs: Sequence[MemberFigures]) -> Pooled:
                   latency=Latency.of([s for r in runs for s in r.samples]), rates=tuple(r.rate for r in runs))
 
 
-def slow_share(fast_count: int, fast_rate: float, slow_delay: float, margin: float = 1.5, minimum: int = 10) -> int:
+def slow_share(fast_count: int, fast_rate: float, slow_delay: float, margin: float = 1.5, minimum: int = 10,
+               concurrency: int = 1) -> int:
     """Return how many declarations keep the slow member busy through the fast members' whole run, with margin.
 
-    The fast members need ``fast_count / fast_rate`` seconds; the slow member takes about ``slow_delay`` plus
-    a fast member's time per record for each of its own. Sending it no more than that keeps the run short:
-    what it still has queued after the fast members are done measures nothing.
+    The fast members need ``fast_count / fast_rate`` seconds; the slow member, with ``concurrency`` calls in
+    flight, takes about ``slow_delay / concurrency`` plus a fast member's time per record for each of its own.
+    Sending it no more than that keeps the run short: what it still has queued after the fast members are done
+    measures nothing.
 
     Args:
         fast_count: declarations per fast member.
@@ -127,11 +131,12 @@ def slow_share(fast_count: int, fast_rate: float, slow_delay: float, margin: flo
         slow_delay: the seconds the slow member's national system adds to each answer.
         margin: how much longer than the fast members the slow one should be busy.
         minimum: the smallest share.
+        concurrency: the slow member's national calls in flight at most (``members.<M>.delivery.concurrency``).
     """
     if fast_rate <= 0:
         return max(minimum, fast_count)
     window = fast_count / fast_rate
-    per_record = slow_delay + 1 / fast_rate
+    per_record = slow_delay / max(1, concurrency) + 1 / fast_rate
     return max(minimum, math.ceil(margin * window / per_record))
 
 
@@ -149,43 +154,82 @@ def outlasted(slow: MemberFigures, fast: Iterable[MemberFigures]) -> float:
 
 
 @dataclass(frozen=True, slots=True)
-class OneAtATime:
-    """A member's delivery loop takes one record at a time: its rate is 1 ÷ the time per record.
+class TimePerRecord:
+    """A member's delivery time per record, read with Little's law: decisions under way = rate × time per decision.
 
     Attributes:
         handle_ms: mean time to decide about one record, the national call included (the worker's
-            ``oco_gateway_delivery_seconds``).
-        ceiling: 1 ÷ that: the rate if nothing else took time.
-        per_record_ms: 1 ÷ the measured rate: the whole time per record.
-        rest_ms: per record, the time not spent deciding: publishing the reply, committing the offset,
-            fetching, and waiting for the event loop the members share.
+            ``oco_gateway_delivery_seconds``: mapping, the call, reading the answer).
+        rate: registered per second over the same interval.
     """
 
     handle_ms: float
-    ceiling: float
-    per_record_ms: float
-    rest_ms: float
+    rate: float
 
     @property
-    def share(self) -> float:
-        """The part of each record's time spent deciding about it."""
-        return self.handle_ms / self.per_record_ms if self.per_record_ms > 0 else 0.0
+    def under_way(self) -> float:
+        """Decisions under way at once, on average: 1 at most one record at a time, up to the concurrency."""
+        return self.rate * self.handle_ms / 1000
 
 
-def one_at_a_time(rate: float, records: float, handle_seconds: float) -> OneAtATime | None:
-    """Split a member's time per record into the decision (national call) and the rest.
+def time_per_record(rate: float, records: float, handle_seconds: float) -> TimePerRecord | None:
+    """Return a member's mean time deciding about a record, beside its rate.
 
     Args:
         rate: measured registrations per second.
         records: records the worker decided about in the interval.
-        handle_seconds: the total time those decisions took.
+        handle_seconds: the total time those decisions took (they overlap when several are in flight).
 
     Returns:
         None when there is nothing to divide by.
     """
     if rate <= 0 or records <= 0 or handle_seconds <= 0:
         return None
-    handle = handle_seconds / records
-    per_record = 1 / rate
-    return OneAtATime(handle_ms=handle * 1000, ceiling=1 / handle, per_record_ms=per_record * 1000,
-                      rest_ms=(per_record - handle) * 1000)
+    return TimePerRecord(handle_ms=handle_seconds / records * 1000, rate=rate)
+
+
+def latency_bound(concurrency: int, latency: float, rate_limit: float) -> float:
+    """Return the registered/s a member cannot pass: ``concurrency`` calls in flight, each ``latency`` long, and
+    its rate limit.
+
+    Args:
+        concurrency: national calls in flight at most (``members.<M>.delivery.concurrency``).
+        latency: seconds the national system takes to answer.
+        rate_limit: ``members.<M>.delivery.rate_per_second``.
+
+    Raises:
+        ValueError: concurrency below 1, or a negative latency or rate limit.
+    """
+    if concurrency < 1 or latency < 0 or rate_limit <= 0:
+        raise ValueError(f"need concurrency >= 1, latency >= 0, rate limit > 0; got {concurrency}, {latency}, "
+                         f"{rate_limit}")
+    return min(concurrency / latency, rate_limit) if latency > 0 else rate_limit
+
+
+def backlog_for(bound: float, seconds: float, minimum: int = 10) -> int:
+    """Return how many declarations keep a member busy ``seconds`` at its bound.
+
+    Args:
+        bound: the member's registered/s bound (:func:`latency_bound`).
+        seconds: how long a run should last at that rate.
+        minimum: the smallest backlog.
+    """
+    return max(minimum, math.ceil(bound * seconds))
+
+
+def peak_in_flight(calls: Iterable[Mapping[str, Any]]) -> int:
+    """Return the most calls a national system was answering at once, from its call log.
+
+    Args:
+        calls: ``GET /control/calls`` entries: ``started`` and ``ended`` numbered in one sequence of events;
+            ``ended`` None (still in flight) counts as after every other event.
+    """
+    events = []
+    for call in calls:
+        events.append((call["started"], 1))
+        events.append((call["ended"] if call["ended"] is not None else math.inf, -1))
+    level = peak = 0
+    for _, step in sorted(events):
+        level += step
+        peak = max(peak, level)
+    return peak

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import yaml
@@ -63,7 +64,8 @@ def delivery_participant(member: str) -> str:
 
 
 def write_delivery_network(path: Path, *, bootstrap_servers: str, group_id: str, urls: dict[str, str],
-                           rate_per_second: float) -> Path:
+                           rate_per_second: float, concurrency: int | None = None,
+                           members: Sequence[str] | None = None) -> Path:
     """Write the network of the per-member delivery phase: each member delivered to over HTTP; return the path.
 
     Args:
@@ -73,14 +75,20 @@ def write_delivery_network(path: Path, *, bootstrap_servers: str, group_id: str,
         urls: member code -> base URL of its ASYCUDA World simulator.
         rate_per_second: every member's delivery rate limit; set far above what a member can take, so the
             limit is not what the phase measures.
+        concurrency: every member's national calls in flight at most; None leaves the gateway's default.
+        members: the members of :data:`DELIVERY_MEMBERS` to include; all by default.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
+    chosen = {m: DELIVERY_MEMBERS[m] for m in (members if members is not None else DELIVERY_MEMBERS)}
+    delivery: dict[str, float] = {"rate_per_second": rate_per_second}
+    if concurrency is not None:
+        delivery["concurrency"] = concurrency
     path.write_text(yaml.safe_dump({
         "kafka": {"bootstrap_servers": bootstrap_servers, "group_id": group_id, **network_kafka()},
-        "participants": {delivery_participant(m): {"name": delivery_participant(m)} for m in DELIVERY_MEMBERS},
+        "participants": {delivery_participant(m): {"name": delivery_participant(m)} for m in chosen},
         "members": {code: {"name": name, "submitters": [delivery_participant(code)],
                            "adapter": {"name": "asycuda", "settings": {"url": urls[code]}},
-                           "delivery": {"rate_per_second": rate_per_second}}
-                    for code, name in DELIVERY_MEMBERS.items()},
+                           "delivery": dict(delivery)}
+                    for code, name in chosen.items()},
     }, sort_keys=False))
     return path

@@ -11,7 +11,7 @@ from typing import Any
 
 from bench.corpus import SizeSummary
 
-__all__ = ["ALONE", "LANE", "WITH_SLOW", "Latency", "Measurement", "Report", "neighbour_ratios", "percentile", "ratio",
+__all__ = ["ALONE", "CONCURRENCY", "LANE", "WITH_SLOW", "Latency", "Measurement", "Report", "neighbour_ratios", "percentile", "ratio",
            "render", "spread", "to_json", "write_json"]
 
 # Keys of the per-member delivery measurements, prefix + member code: ALONE (runs where only the fast members
@@ -20,6 +20,8 @@ ALONE = "members_alone_"
 WITH_SLOW = "members_slow_"
 # Keys of the priority-lane measurements: LANE + priority_idle, ordinary_idle, priority_backlog, ordinary_backlog.
 LANE = "lane_"
+# Keys of the latency-bound delivery measurements: CONCURRENCY + <concurrency>_<member>.
+CONCURRENCY = "concurrency_"
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -150,6 +152,11 @@ class Report:
         lane_notes: how to read them.
         aeo: the trusted-trader phase: registry load (rate: traders/s) and propagation (latency), each
             beside its bare Kafka baseline.
+        concurrency: the latency-bound delivery phase, one measurement per concurrency and member (keys
+            ``CONCURRENCY`` + ...); decl/s there is registered per second.
+        concurrency_bounds: measurement key -> the registered/s it cannot pass (concurrency ÷ latency, and the
+            rate limit).
+        concurrency_notes: how to read them.
     """
 
     command: str
@@ -163,6 +170,9 @@ class Report:
     lanes: list[Measurement] = field(default_factory=list)
     lane_notes: list[str] = field(default_factory=list)
     aeo: list[Measurement] = field(default_factory=list)
+    concurrency: list[Measurement] = field(default_factory=list)
+    concurrency_bounds: dict[str, float] = field(default_factory=dict)
+    concurrency_notes: list[str] = field(default_factory=list)
 
     def get(self, key: str) -> Measurement | None:
         """Return the measurement with this key, if taken.
@@ -189,6 +199,10 @@ class Report:
         alone = {x.key.removeprefix(ALONE): x.rate for x in self.members if x.key.startswith(ALONE)}
         slow = {x.key.removeprefix(WITH_SLOW): x.rate for x in self.members if x.key.startswith(WITH_SLOW)}
         return {m: ratio(slow[m], alone[m]) for m in alone if m in slow}
+
+    def bound_ratios(self) -> dict[str, float | None]:
+        """Return, per latency-bound measurement, its registered/s ÷ its bound (1.0: the bound reached)."""
+        return {x.key: ratio(x.rate, self.concurrency_bounds.get(x.key, 0.0)) for x in self.concurrency}
 
     def lane_ratios(self) -> dict[str, float | None]:
         """Return, per lane, the p50 latency behind the backlog ÷ the p50 latency with the member idle.
@@ -243,6 +257,20 @@ def render(report: Report) -> str:
                          + (f"; the runs without it within ±{noise:.0%}" if noise is not None else ""))
         if report.member_notes:
             lines += ["", "reading them:"] + [f"  {note}" for note in report.member_notes]
+    if report.concurrency:
+        lines += ["", "latency-bound delivery (decl/s: registered per second, submit → 'accepted' reply; bound: "
+                      "concurrency ÷ national latency):",
+                  f"{'measurement':<40}{'decl/s':>8}{'bound':>8}{'ratio':>7}{'p50 ms':>9}{'p99 ms':>9}  {'n':>6}"
+                  f"{'seconds':>8}", "-" * 97]
+        bound_ratios = report.bound_ratios()
+        for x in report.concurrency:
+            lat, r = x.latency, bound_ratios.get(x.key)
+            lines.append(f"{x.label:<40}{x.rate:>8.1f}{report.concurrency_bounds.get(x.key, 0.0):>8.1f}"
+                         + (f"{r:>7.2f}" if r is not None else f"{'n/a':>7}")
+                         + (f"{lat.p50_ms:>9.1f}{lat.p99_ms:>9.1f}" if lat else f"{'':>18}")
+                         + f"  {x.count:>6}{x.seconds:>8.2f}")
+        if report.concurrency_notes:
+            lines += ["", "reading them:"] + [f"  {note}" for note in report.concurrency_notes]
     if report.lanes:
         lines += ["", "priority lane (latency: publication on the member's delivery topic or its priority lane → "
                       "final reply):",
@@ -307,6 +335,9 @@ def to_json(report: Report) -> dict[str, Any]:
         "lane_ratios": report.lane_ratios(),
         "lane_notes": report.lane_notes,
         "aeo": {x.key: {**asdict(x), "rate": x.rate} for x in report.aeo},
+        "concurrency": {x.key: {**asdict(x), "rate": x.rate, "bound": report.concurrency_bounds.get(x.key),
+                                "ratio": report.bound_ratios().get(x.key)} for x in report.concurrency},
+        "concurrency_notes": report.concurrency_notes,
     }
 
 

@@ -21,6 +21,7 @@ from bench import BenchError
 from bench.aeo import ISSUERS as AEO_ISSUERS
 from bench.aeo import AeoFigures, propagation, registry_load, write_aeo_network
 from bench.baselines import consume_only, full_pipeline, parse_validate
+from bench.concurrency import LATENCY_MEMBERS, ConcurrencyPlan, concurrency_phase
 from bench.corpus import Declaration, SizeSummary, generate_corpus
 from bench.delivery import FAST, SLOW, MemberPlan, members_phase
 from bench.end_to_end import latency, throughput
@@ -42,7 +43,7 @@ from gateway.transport.topics import ensure_topics
 
 __all__ = ["PHASES", "Options", "run"]
 
-PHASES = ("gateway", "members", "lanes", "aeo")  # what --only may pick
+PHASES = ("gateway", "members", "concurrency", "lanes", "aeo")  # what --only may pick
 
 _RATE_CAP = 500.0  # decl/s: the latency phase measures an unsaturated gateway, not a second throughput test
 
@@ -68,6 +69,9 @@ class Options:
         only: run just these phases (of :data:`PHASES`); all by default.
         aeo_traders: traders in the trusted-trader registry phase; 0 skips the AEO phases.
         aeo_samples: status changes timed from issue to every registry.
+        concurrency_levels: latency-bound delivery phase: the concurrencies to run; empty skips it.
+        concurrency_latency: that phase's national latency (seconds before each answer).
+        concurrency_seconds: how long each of its runs should last at its bound.
     """
 
     count: int
@@ -86,6 +90,9 @@ class Options:
     only: tuple[str, ...] = PHASES
     aeo_traders: int = 100_000
     aeo_samples: int = 50
+    concurrency_levels: tuple[int, ...] = ()
+    concurrency_latency: float = 0.2
+    concurrency_seconds: float = 5.0
 
 
 def say(message: str) -> None:
@@ -164,6 +171,16 @@ def run(options: Options, report: Report | None = None, command: str = "") -> Re
                                   log_dir=options.state_dir, rounds=options.rounds)
                 asyncio.run(_terminable(members_phase(report, plan, broker, Path(tmp) / "members.yaml",
                                                       int(report.machine.get("cpus") or 1))))
+            if options.concurrency_levels and "concurrency" in options.only:
+                say(f"latency-bound delivery: {' and '.join(LATENCY_MEMBERS)} behind ASYCUDA World simulators "
+                    f"answering after {options.concurrency_latency:g} s, concurrency "
+                    f"{', '.join(map(str, options.concurrency_levels))} ...")
+                latency_plan = ConcurrencyPlan(
+                    levels=options.concurrency_levels, latency=options.concurrency_latency,
+                    seconds=options.concurrency_seconds, warm_up=options.warm_up, seed=options.seed,
+                    log_dir=options.state_dir)
+                asyncio.run(_terminable(concurrency_phase(report, latency_plan, broker, Path(tmp) / "concurrency.yaml",
+                                                          int(report.machine.get("cpus") or 1))))
             if options.lane_backlog > 0 and "lanes" in options.only:
                 say(f"priority lane: {LANE_MEMBER}'s worker in this process, a fake national system answering after "
                     f"{options.lane_delay * 1000:g} ms; {options.lane_samples} declarations per lane idle, then "

@@ -13,11 +13,12 @@ from bench.__main__ import parse_args
 from bench.corpus import KB, Declaration, SizeSummary, generate_corpus, max_items_for, relabel
 from bench.delivery import FAST, RATE_LIMIT, SLOW, interleave
 from bench.kafka_io import SeenReplies
-from bench.members import Sent, member_figures, one_at_a_time, outlasted, pooled, slow_share
+from bench.members import (Sent, backlog_for, latency_bound, member_figures, outlasted, peak_in_flight, pooled,
+                           slow_share, time_per_record)
 from bench.network import DELIVERY_MEMBERS, MEMBERS, allowed_pairs, delivery_participant, write_delivery_network
 from bench.priority import LANE_MEMBER, TimedFakeAdapter, calls_ahead, lane_catalog, write_lane_network
 from bench.probes import CpuSnapshot, DeliveryCounters, GatewayCounters, describe_cores, machine_seconds
-from bench.report import (ALONE, LANE, WITH_SLOW, Latency, Measurement, Report, neighbour_ratios, percentile, ratio,
+from bench.report import (ALONE, CONCURRENCY, LANE, WITH_SLOW, Latency, Measurement, Report, neighbour_ratios, percentile, ratio,
                           render, spread, to_json, write_json)
 from bench.runner import PHASES
 from gateway.config import GatewaySettings, load_settings
@@ -203,6 +204,8 @@ class TestPerMemberDelivery:
         assert slow_share(150, 20.0, 0.2, margin=1.0) == 30
         assert slow_share(10, 100.0, 0.2) == 10  # the minimum
         assert slow_share(150, 0.0, 0.2) == 150  # nothing measured: as many as a fast member
+        # Four calls in flight: 0.05 + 0.05 s per record, 75 in 7.5 s, 113 with the margin.
+        assert slow_share(150, 20.0, 0.2, concurrency=4) == 113
 
     def test_figures_need_every_registration(self) -> None:
         """A declaration without its registration is an error, not a faster member."""
@@ -219,14 +222,14 @@ class TestPerMemberDelivery:
         assert outlasted(slow, fast) == 38.0
         assert outlasted(replace(slow, last_registered=8.0), fast) == -2.0
 
-    def test_one_at_a_time_splits_the_time_per_record(self) -> None:
-        """At 20/s a record takes 50 ms; 30 ms of deciding leaves 20 ms, and alone would allow 33/s."""
-        bound = one_at_a_time(rate=20.0, records=100, handle_seconds=3.0)
-        assert bound is not None
-        assert (bound.per_record_ms, bound.handle_ms, bound.rest_ms) == (
-            pytest.approx(50), pytest.approx(30), pytest.approx(20))
-        assert bound.ceiling == pytest.approx(100 / 3) and bound.share == pytest.approx(0.6)
-        assert one_at_a_time(0.0, 100, 3.0) is None and one_at_a_time(20.0, 0, 0.0) is None
+    def test_time_per_record_and_decisions_under_way(self) -> None:
+        """30 ms of deciding per record at 20/s: 0.6 decisions under way; at 100/s, 3 (Little's law)."""
+        timed = time_per_record(rate=20.0, records=100, handle_seconds=3.0)
+        assert timed is not None
+        assert (timed.handle_ms, timed.under_way) == (pytest.approx(30), pytest.approx(0.6))
+        faster = time_per_record(rate=100.0, records=100, handle_seconds=3.0)
+        assert faster is not None and faster.under_way == pytest.approx(3.0)
+        assert time_per_record(0.0, 100, 3.0) is None and time_per_record(20.0, 0, 0.0) is None
 
     def test_neighbour_ratios_and_spread(self) -> None:
         """Each marked run ÷ the mean of the unmarked runs around it; spread is half the range ÷ the mean."""
@@ -325,6 +328,76 @@ class TestPerMemberDelivery:
         for bad in (["--member-count", "-1"], ["--rounds", "0"]):
             with pytest.raises(SystemExit):
                 parse_args(bad)
+
+
+class TestLatencyBoundPhase:
+    def test_bound_is_concurrency_over_latency_and_the_rate_limit(self) -> None:
+        """1, 8 and 32 calls of 0.2 s: 5, 40 and 160/s; a rate limit below that is the bound instead."""
+        assert [latency_bound(c, 0.2, RATE_LIMIT) for c in (1, 8, 32)] == [pytest.approx(5), pytest.approx(40),
+                                                                            pytest.approx(160)]
+        assert latency_bound(32, 0.2, 100.0) == 100.0
+        assert latency_bound(4, 0.0, 50.0) == 50.0  # no latency: only the limit
+        for bad in ((0, 0.2, 1.0), (1, -0.1, 1.0), (1, 0.2, 0.0)):
+            with pytest.raises(ValueError):
+                latency_bound(*bad)
+
+    def test_backlog_lasts_the_seconds_at_the_bound(self) -> None:
+        """160/s for 5 s is 800 declarations; never fewer than the minimum."""
+        assert backlog_for(160.0, 5.0) == 800
+        assert backlog_for(5.0, 2.5) == 13  # rounded up
+        assert backlog_for(5.0, 1.0) == 10 and backlog_for(5.0, 1.0, minimum=1) == 5
+
+    def test_peak_in_flight_from_a_call_log(self) -> None:
+        """Arrivals and answers numbered in one sequence: the most overlapping; one still in flight stays to the end."""
+        one_at_a_time = [{"started": 1, "ended": 2}, {"started": 3, "ended": 4}]
+        assert peak_in_flight(one_at_a_time) == 1
+        overlapping = [{"started": 1, "ended": 4}, {"started": 2, "ended": 3}, {"started": 5, "ended": None},
+                       {"started": 6, "ended": 7}]
+        assert peak_in_flight(overlapping) == 2
+        assert peak_in_flight([]) == 0
+
+    def test_table_and_json(self, tmp_path: Path) -> None:
+        """Each row shows decl/s, its bound and the ratio; the JSON carries both."""
+        rows = [Measurement(CONCURRENCY + "1_FJ", "FJ, concurrency 1", 25, 5.5, Latency.of([0.3, 2.0])),
+                Measurement(CONCURRENCY + "8_FJ", "FJ, concurrency 8", 200, 5.0, Latency.of([0.3, 2.5]))]
+        report = Report("c", {}, SizeSummary(0, 0, 0, 0, 0, 0, 0), concurrency=rows,
+                        concurrency_bounds={CONCURRENCY + "1_FJ": 5.0, CONCURRENCY + "8_FJ": 40.0},
+                        concurrency_notes=["bound: concurrency ÷ latency"])
+        assert report.bound_ratios() == {CONCURRENCY + "1_FJ": pytest.approx(25 / 5.5 / 5),
+                                         CONCURRENCY + "8_FJ": pytest.approx(1.0)}
+        table = render(report)
+        assert "latency-bound delivery" in table and "bound: concurrency ÷ latency" in table
+        assert "FJ, concurrency 8                           40.0    40.0   1.00" in table
+        data = json.loads(write_json(report, tmp_path / "latest.json").read_text())
+        assert data["concurrency"][CONCURRENCY + "8_FJ"]["bound"] == 40.0
+        assert data["concurrency"][CONCURRENCY + "1_FJ"]["ratio"] == pytest.approx(0.909, abs=1e-3)
+
+    def test_no_phase_no_section(self) -> None:
+        """Without the phase, the table has no latency-bound section."""
+        assert "latency-bound" not in render(Report("c", {}, SizeSummary(0, 0, 0, 0, 0, 0, 0)))
+
+    def test_options(self) -> None:
+        """1,8,32 by default, 1,8 with --quick, any list with --concurrency; 0 skips; bad lists are refused."""
+        full, quick = parse_args([]), parse_args(["--quick"])
+        assert (full.concurrency, full.concurrency_latency, full.concurrency_seconds) == ((1, 8, 32), 0.2, 5.0)
+        assert (quick.concurrency, quick.concurrency_seconds) == ((1, 8), 2.0)
+        assert parse_args(["--concurrency", "4,16"]).concurrency == (4, 16)
+        assert parse_args(["--concurrency", "0"]).concurrency == ()
+        assert "concurrency" in PHASES
+        for bad in (["--concurrency", "a"], ["--concurrency", "-1"], ["--concurrency-latency", "0"],
+                    ["--concurrency-seconds", "0"]):
+            with pytest.raises(SystemExit):
+                parse_args(bad)
+
+    def test_network_sets_the_concurrency(self, tmp_path: Path) -> None:
+        """The phase's network has just its members, each with the concurrency asked, and loads for delivery."""
+        urls = {m: f"http://127.0.0.1:{8000 + i}" for i, m in enumerate(DELIVERY_MEMBERS)}
+        path = write_delivery_network(tmp_path / "c.yaml", bootstrap_servers="127.0.0.1:1", group_id="g", urls=urls,
+                                      rate_per_second=RATE_LIMIT, concurrency=8, members=["FJ", "WS"])
+        settings = load_settings(path)
+        assert {m: s.delivery.concurrency for m, s in settings.members.items()} == {"FJ": 8, "WS": 8}
+        assert "&id" not in path.read_text()  # no YAML aliases: each member's block written out
+        assert [w.member for w in DeliveryService(settings).workers] == ["FJ", "WS"]
 
 
 class TestPriorityLanePhase:
