@@ -97,9 +97,10 @@ async def concurrency_phase(report: Report, plan: ConcurrencyPlan, broker: Local
     settings = load_settings(network(plan.levels[0]))
     with quiet_kafka_client():
         await ensure_topics(settings, gateway_topics(settings) + [retry_topic(m) for m in members])
-        # Earlier phases leave declarations on oco.deliver.FJ and WS that no delivery group has read.
-        await truncate_topics(bootstrap, [t for m in members for t in (deliver_topic(m), retry_topic(m))],
-                              settings.kafka.partitions)
+        # Earlier phases leave declarations on oco.deliver.FJ and WS that no delivery group has read, and the
+        # per-member phase its submissions, which this phase's gateway (a group of its own) would route again.
+        queues = [t for m in members for t in (submit_topic(delivery_participant(m)), deliver_topic(m), retry_topic(m))]
+        await truncate_topics(bootstrap, queues, settings.kafka.partitions)
 
     bounds = {c: latency_bound(c, plan.latency, RATE_LIMIT) for c in plan.levels}
     biggest = max(backlog_for(b, plan.seconds) for b in bounds.values())
