@@ -87,6 +87,8 @@ class DeliveryLoop:
         self._burst = priority_burst
         self.concurrency = concurrency
         self._tasks: set[asyncio.Task[None]] = set()
+        self._calling = 0  # tasks still calling or publishing (a task committing holds no call slot)
+        self._slot_freed: asyncio.Future[None] | None = None
         self._committed: dict[TopicPartition, int] = {}
         self._commit_lock = asyncio.Lock()
         self._lanes_by_topic = {priority_topic(self.member): Lane.PRIORITY, deliver_topic(self.member): Lane.ORDINARY,
@@ -140,6 +142,7 @@ class DeliveryLoop:
         self._committed.clear()
         self._unsent.clear()
         self._tasks = set()
+        self._calling = 0
         if self._transactional is not None:
             self._tx_producer = self._transactional(f"{self._group}.tx")
             await self._tx_producer.start()  # fences any earlier producer of its id and aborts its transaction
@@ -162,16 +165,17 @@ class DeliveryLoop:
                     log.warning("delivery_fetch_error", member=self.member, error=repr(exc))
                     await asyncio.sleep(1)
                     continue
-                free = len(self._tasks) < self._slots()
+                free = self._calling < self._slots()
                 # A free slot: look again soon for records fetched meanwhile (a priority record, a released hold).
-                # Waiting on `stopped` too: a stop during long calls starts the grace period at once.
-                finished, _ = await asyncio.wait({*self._tasks, stopped}, timeout=0.02 if free else None,
-                                                 return_when=asyncio.FIRST_COMPLETED)
-                finished.discard(stopped)
+                # Waiting on `stopped` too: a stop during long calls starts the grace period at once; and on a
+                # call slot freed by a task now committing, as on a finished task.
+                self._slot_freed = asyncio.get_running_loop().create_future()
+                finished, _ = await asyncio.wait({*self._tasks, stopped, self._slot_freed},
+                                                 timeout=0.02 if free else None, return_when=asyncio.FIRST_COMPLETED)
+                self._slot_freed.cancel()
+                finished = {task for task in finished if task in self._tasks}  # not `stopped` nor the slot
+                self._tasks.difference_update(finished)
                 failed = False
-                for task in finished:
-                    self._tasks.discard(task)
-                self._report_flight()
                 for task in finished:
                     exc = task.exception()
                     if isinstance(exc, ProducerFenced):
@@ -220,7 +224,7 @@ class DeliveryLoop:
 
     def _report_flight(self) -> None:
         if self._in_flight is not None:
-            self._in_flight(self.member, len(self._tasks))
+            self._in_flight(self.member, self._calling)
 
     def _slots(self) -> int:
         """Calls allowed in flight now: one while the circuit is not closed (the probe decides), else all."""
@@ -228,20 +232,28 @@ class DeliveryLoop:
 
     def _start_calls(self) -> None:
         """Start the next records, by the lane rule, while a call slot is free and a record is ready."""
-        while len(self._tasks) < self._slots():
+        while self._calling < self._slots():
             picked = self._lanes.next()
             if picked is None:
                 return
             tp, record = picked
             self._lanes.start(tp, record)
+            self._calling += 1
             self._tasks.add(asyncio.create_task(self._call(tp, record)))
             self._report_flight()
 
     async def _call(self, tp: TopicPartition, record: ConsumerRecord) -> None:
+        commit = False
         try:
-            await self._handle(tp, record)
+            commit = await self._handle(tp, record)
         finally:
             self._lanes.ended(tp, record)
+            self._calling -= 1
+            self._report_flight()
+            if self._slot_freed is not None and not self._slot_freed.done():
+                self._slot_freed.set_result(None)
+        if commit:  # answered (or its outputs queued for the transaction): the next call need not wait for the commit
+            await self._commit(tp)
 
     async def _take_prefetched(self) -> None:
         """Move records the consumer already fetched into the scheduler, for every partition with room.
@@ -286,7 +298,9 @@ class DeliveryLoop:
         assert self._consumer is not None
         return tp in self._consumer.assignment() and self._lanes.holds(tp, record)
 
-    async def _handle(self, tp: TopicPartition, record: ConsumerRecord) -> None:
+    async def _handle(self, tp: TopicPartition, record: ConsumerRecord) -> bool:
+        """Call the national system about one record and publish (or queue) its outputs; return whether its
+        partition's commit point moved (the caller commits, after giving its call slot back)."""
         assert self._consumer is not None
         lane = self.lane_of(tp)
         started = time.perf_counter()
@@ -302,22 +316,21 @@ class DeliveryLoop:
             # (the national system replays it under its idempotency key); publishing here would answer twice.
             log.info("delivery_partition_revoked_during_call", member=self.member, topic=tp.topic,
                      partition=tp.partition, offset=record.offset)
-            return
+            return False
         if decision.hold_until is not None:
             self._lanes.abort(tp, record)
             if decision.hold_all:
                 self._hold_everything(decision.hold_until)
             else:
                 self._hold(tp, decision.hold_until)
-            return
+            return False
         if self._tx_producer is not None:  # published with the commit that passes it
             self._unsent.setdefault(tp, {})[record.offset] = decision.outputs
         else:
             await publish_all(self._producer, decision.outputs, self.member)
             if not self._owns(tp, record):
-                return
-        if self._lanes.finish(tp, record) is not None:
-            await self._commit(tp)
+                return False
+        return self._lanes.finish(tp, record) is not None
 
     async def _commit(self, tp: TopicPartition) -> None:
         """Commit a partition up to its first record not yet finished (one commit at a time, never backwards).

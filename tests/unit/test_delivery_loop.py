@@ -517,6 +517,40 @@ class TestConcurrency:
         assert producer.answered()[-1] == "RETRY-0"
         assert (Lane.RETRY, "held") in observed and consumer.committed == {RETRY: 1, ORD: 6}
 
+    async def test_a_commit_waiting_for_the_broker_holds_no_call_slot(self) -> None:
+        """While a commit waits for the broker, the call slots of the records already answered take the next
+        records (a commit is not a national call; a slow broker must not idle the calls)."""
+
+        class StuckCommits(CheckingConsumer):
+            release = asyncio.Event()
+
+            async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+                await self.release.wait()
+                await super().commit(offsets)
+
+        consumer = StuckCommits(ORD, PRIO, RETRY)
+        for i in range(6):
+            consumer.append(ORD, f"ORD-{i}")
+        producer = FakeProducer()
+        consumer.producer = producer
+        adapter = SleepingAdapter(lambda tracking: 0.005)
+        loop, _ = make_loop(consumer, adapter, producer, concurrency=2)
+        task = asyncio.create_task(loop.run())
+        try:
+            deadline = time.monotonic() + 10
+            while len(producer.answered()) < 6 and time.monotonic() < deadline and not task.done():
+                await asyncio.sleep(0.005)
+            assert sorted(producer.answered()) == [f"ORD-{i}" for i in range(6)], "calls waited for a commit"
+            assert ORD not in consumer.committed
+            consumer.release.set()
+            while consumer.committed.get(ORD) != 6 and time.monotonic() < deadline:
+                await asyncio.sleep(0.005)
+            assert consumer.committed[ORD] == 6
+        finally:
+            consumer.release.set()
+            loop.stop()
+            await asyncio.wait_for(task, 5)
+
 
 class TransactionalProducer(FakeProducer):
     """A transactional producer as aiokafka's: sends and offsets inside a transaction become visible together
