@@ -276,5 +276,5 @@ async def _measure(report: Report, plan: LanePlan, phase: _Phase) -> None:
         ", ".join(map(str, ahead)) + f" (behind {n} ordinary; the call in flight at publication not counted); "
         f"ordinary declarations still queued when it was called: {', '.join(map(str, left))}")
     report.diagnostics["priority lane, backlog"] = (
-        f"{n} ordinary declarations answered in {drained:.1f} s ({n / drained:.1f}/s, one record at a time: "
-        f"the {ms} call, publishing the reply, committing)")
+        f"{n} ordinary declarations answered in {drained:.1f} s ({n / drained:.1f}/s, several calls in flight "
+        f"(the default members.<M>.delivery.concurrency), each the {ms} call, publishing the reply, committing)")
