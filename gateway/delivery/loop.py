@@ -55,6 +55,8 @@ class DeliveryLoop:
         priority_burst: priority records handled in a row, while ordinary records or retries wait, before
             one of those gets its turn (``members.<M>.delivery.priority_burst``).
         observe: called with (member, lane, decision, seconds) after each decided record.
+        observe_publish: called with (member, seconds) after outputs were acknowledged: one record's
+            (at-least-once) or one transaction's (exactly-once).
         concurrency: most national calls in flight (``members.<M>.delivery.concurrency``); 1 handles one
             record at a time. While the circuit is not closed, one call at a time (the probe).
         transactional: makes the loop's own transactional producer (exactly-once), started with each run,
@@ -68,6 +70,7 @@ class DeliveryLoop:
     def __init__(self, worker: MemberWorker, *, bootstrap_servers: str, producer: AIOKafkaProducer,
                  security: Mapping[str, Any] | None = None, group_prefix: str = "oco-deliver", priority_burst: int = 10,
                  observe: Callable[[str, Lane, Decision, float], None] | None = None,
+                 observe_publish: Callable[[str, float], None] | None = None,
                  concurrency: int = 1, transactional: Callable[[str], AIOKafkaProducer] | None = None,
                  in_flight: Callable[[str, int], None] | None = None, grace: float = 25.0) -> None:
         if concurrency < 1:
@@ -79,6 +82,7 @@ class DeliveryLoop:
         self._tx_producer: AIOKafkaProducer | None = None
         self._unsent: dict[TopicPartition, dict[int, tuple[Output, ...]]] = {}  # exactly-once: finished, not committed
         self._observe = observe
+        self._observe_publish = observe_publish
         self._in_flight = in_flight
         self.grace = grace
         self._bootstrap = bootstrap_servers
@@ -327,7 +331,10 @@ class DeliveryLoop:
         if self._tx_producer is not None:  # published with the commit that passes it
             self._unsent.setdefault(tp, {})[record.offset] = decision.outputs
         else:
+            started = time.perf_counter()
             await publish_all(self._producer, decision.outputs, self.member)
+            if self._observe_publish:
+                self._observe_publish(self.member, time.perf_counter() - started)
             if not self._owns(tp, record):
                 return False
         return self._lanes.finish(tp, record) is not None
@@ -357,7 +364,10 @@ class DeliveryLoop:
         unsent = self._unsent.get(tp, {})
         passed = sorted(offset for offset in unsent if offset < point)
         outputs = [out for offset in passed for out in unsent[offset]]
+        started = time.perf_counter()
         await publish_in_transaction(self._tx_producer, outputs, {tp: point}, self._group, self.member)
+        if self._observe_publish:
+            self._observe_publish(self.member, time.perf_counter() - started)
         for offset in passed:
             del unsent[offset]
 

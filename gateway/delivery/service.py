@@ -117,7 +117,11 @@ class DeliveryService:
         self.metrics.deliveries.labels(member, decision.outcome).inc()
         if decision.outcome != "held":
             self.metrics.call.labels(member).observe(seconds)
+            self.metrics.steps.labels(member, "national_call").observe(seconds)
             self.metrics.lanes.labels(member, lane.value).inc()
+
+    def _observe_publish(self, member: str, seconds: float) -> None:
+        self.metrics.steps.labels(member, "publish").observe(seconds)
 
     async def run(self) -> None:
         """Run every member's loop until :meth:`stop`; close adapters at the end.
@@ -142,6 +146,7 @@ class DeliveryService:
         self._loops = [DeliveryLoop(w, bootstrap_servers=self.settings.kafka.bootstrap_servers, security=security,
                                     producer=producer,
                                     priority_burst=self._bursts[w.member], observe=self._observe,
+                                    observe_publish=self._observe_publish,
                                     concurrency=self._concurrency[w.member],
                                     transactional=new_transactional if exactly_once else None,
                                     in_flight=self._flying, grace=self.settings.gateway.shutdown_grace_seconds)

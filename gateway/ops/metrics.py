@@ -2,15 +2,43 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
+import platform
 
-__all__ = ["DeliveryMetrics", "GatewayMetrics", "KafkaWatchMetrics"]
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    disable_created_metrics,
+)
+
+from gateway import __version__
+
+__all__ = ["DELIVERY_STEPS", "STAGES", "DeliveryMetrics", "GatewayMetrics", "KafkaWatchMetrics"]
 
 # The *_created series double the exposition for no operational use.
 disable_created_metrics()
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 _SIZE_BUCKETS = (1024, 4096, 16384, 65536, 262144, 1048576, 4194304)
+# Stages take from microseconds (extract) to seconds (validating a huge declaration): finer at the low end.
+_STAGE_BUCKETS = (0.0001, 0.00025, 0.0005, *_LATENCY_BUCKETS)
+
+STAGES = ("parse", "identify", "validate", "extract", "authorize", "recognise", "route", "publish")
+"""Values of ``oco_gateway_stage_seconds{stage}``: the pipeline's stages, planning the outputs, publishing them."""
+
+DELIVERY_STEPS = ("national_call", "publish")
+"""Values of ``oco_gateway_delivery_step_seconds{step}``."""
+
+
+def _process_metrics(registry: CollectorRegistry) -> None:
+    """The process's own series (CPU, memory, file descriptors, start time; Python's version) and build info."""
+    ProcessCollector(registry=registry)
+    PlatformCollector(registry=registry)
+    Gauge("oco_gateway_build_info", "Always 1; the labels say which release and Python run.",
+          ["version", "python"], registry=registry).labels(__version__, platform.python_version()).set(1)
 
 
 class GatewayMetrics:
@@ -23,6 +51,7 @@ class GatewayMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
         r = self.registry
+        _process_metrics(r)
         self.messages = Counter(
             "oco_gateway_messages_total", "Submitted messages by participant and outcome "
             "(received, rejected, dead_lettered).", ["participant", "outcome"], registry=r)
@@ -35,6 +64,10 @@ class GatewayMetrics:
         self.processing = Histogram(
             "oco_gateway_processing_seconds", "Pipeline time per message (parse to routing).",
             buckets=_LATENCY_BUCKETS, registry=r)
+        self.stage = Histogram(
+            "oco_gateway_stage_seconds", "Time per message in each pipeline stage (parse, identify, validate, "
+            "extract, authorize, recognise), planning its outputs (route), and per output from the producer to "
+            "the broker's acknowledgement (publish).", ["stage"], buckets=_STAGE_BUCKETS, registry=r)
         self.batch = Histogram(
             "oco_gateway_batch_seconds", "Time per consumed batch, including publishing and the commit.",
             buckets=_LATENCY_BUCKETS, registry=r)
@@ -83,12 +116,18 @@ class DeliveryMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
         r = self.registry
+        _process_metrics(r)
         self.deliveries = Counter(
             "oco_gateway_delivery_outcomes_total", "Delivery decisions by member and outcome (accepted, "
             "rejected, retry, failed, held).", ["member", "outcome"], registry=r)
         self.call = Histogram(
             "oco_gateway_delivery_seconds", "Time to decide about one record, national call included.",
             ["member"], buckets=_LATENCY_BUCKETS, registry=r)
+        self.steps = Histogram(
+            "oco_gateway_delivery_step_seconds", "Time per delivery step and member: national_call (deciding a "
+            "record with a national call, rate limit included), publish (its outputs acknowledged by the broker; "
+            "exactly-once: one transaction, outputs and commit).", ["member", "step"], buckets=_LATENCY_BUCKETS,
+            registry=r)
         self.lanes = Counter(
             "oco_gateway_delivery_lane_total", "Records decided with a national call, by member and lane "
             "(priority, ordinary, retry).", ["member", "lane"], registry=r)

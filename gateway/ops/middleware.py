@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
@@ -11,7 +13,7 @@ from faststream import BaseMiddleware
 from gateway import headers as h
 from gateway.ops.metrics import GatewayMetrics
 
-__all__ = ["observing"]
+__all__ = ["observing", "stage_timer", "timed_publish"]
 
 log = structlog.get_logger("gateway.batch")
 
@@ -70,3 +72,48 @@ def _observe(metrics: GatewayMetrics, result: Any, now_ms: float) -> None:
     if rejection is not None:
         log.info("rejected", tracking_id=result.tracking_id, participant=result.participant, stage=rejection.stage,
                  code=rejection.issues[0].code, dead_letter=rejection.dead_letter, issues=len(rejection.issues))
+
+
+def stage_timer(metrics: GatewayMetrics) -> Callable[[str, float], None]:
+    """Return the pipeline's ``observe`` hook: each stage's time into ``oco_gateway_stage_seconds{stage}``.
+
+    Called from the pipeline's worker threads (prometheus-client is thread-safe); the label set is the stage
+    list, built in code, so it stays bounded.
+
+    Args:
+        metrics: where to record.
+    """
+    children: dict[str, Any] = {}
+
+    def observe(stage: str, seconds: float) -> None:
+        child = children.get(stage)
+        if child is None:
+            child = children[stage] = metrics.stage.labels(stage)
+        child.observe(seconds)
+
+    return observe
+
+
+def timed_publish(publish: Callable[..., Awaitable[Awaitable[Any]]],
+                  metrics: GatewayMetrics) -> Callable[..., Awaitable[Awaitable[Any]]]:
+    """Wrap the handler's ``publish``: each output's time from the producer to the broker's acknowledgement
+    into ``oco_gateway_stage_seconds{stage="publish"}`` (an output the broker refused is not counted).
+
+    Args:
+        publish: hands one output to the producer and returns the awaitable of its acknowledgement.
+        metrics: where to record.
+    """
+    histogram = metrics.stage.labels("publish")
+
+    async def publish_timed(*args: Any, **kwargs: Any) -> Awaitable[Any]:
+        started = time.perf_counter()
+        ack = asyncio.ensure_future(await publish(*args, **kwargs))
+
+        def acknowledged(done: asyncio.Future[Any]) -> None:
+            if not done.cancelled() and done.exception() is None:
+                histogram.observe(time.perf_counter() - started)
+
+        ack.add_done_callback(acknowledged)
+        return ack
+
+    return publish_timed

@@ -31,7 +31,7 @@ from gateway.kafka_errors import refused_for_good
 from gateway.kafka_security import client_options, faststream_security
 from gateway.ops.lag import LagWatch
 from gateway.ops.metrics import GatewayMetrics, KafkaWatchMetrics
-from gateway.ops.middleware import observing
+from gateway.ops.middleware import observing, stage_timer, timed_publish
 from gateway.pipeline.chain import Pipeline, build_reading_stages, build_stages
 from gateway.pipeline.context import SourceRef
 from gateway.pipeline.route import Output
@@ -116,7 +116,7 @@ def build_app(settings: GatewaySettings, registry: ProfileRegistry,
 
     def make_pipeline() -> Pipeline:  # one per worker thread: lxml schemas are not shared across threads
         stages = build_stages(settings, registry.clone(), aeo_lookup=aeo.get, recognition=recognition)
-        return Pipeline(stages, settings.gateway)
+        return Pipeline(stages, settings.gateway, observe=stage_timer(metrics))
 
     exactly_once = settings.gateway.exactly_once
     transactions = PartitionTransactions(
@@ -125,8 +125,8 @@ def build_app(settings: GatewaySettings, registry: ProfileRegistry,
             enable_idempotence=True, acks="all", linger_ms=5, max_batch_size=1024 * 1024,
             max_request_size=settings.gateway.max_message_bytes + 64 * 1024, **client_options(k)),
         k.group_id, lambda: submissions.consumer, lambda outcome: metrics.transactions.labels(outcome=outcome).inc())
-    handler = BatchHandler(make_pipeline, transactions.publish if exactly_once else publish, settings.gateway,
-                           transactional=exactly_once)
+    handler = BatchHandler(make_pipeline, timed_publish(transactions.publish if exactly_once else publish, metrics),
+                           settings.gateway, transactional=exactly_once)
     topics = [submit_topic(p) for p in sorted(settings.participants)]
 
     submissions = broker.subscriber(

@@ -331,3 +331,29 @@ class TestLaneScheduler:
         with pytest.raises(ValidationError):
             DeliverySettings(priority_burst=0)
         assert DeliverySettings().priority_burst == 10
+
+
+class TestServiceMetrics:
+    def service(self, tmp_path):  # type: ignore[no-untyped-def]
+        from gateway.config import load_settings
+        from gateway.delivery.service import DeliveryService
+
+        path = tmp_path / "network.yaml"
+        path.write_text("kafka: {bootstrap_servers: '127.0.0.1:1'}\nparticipants: {fj-post: {name: P}}\n"
+                        "members:\n  FJ: {name: Fiji, submitters: [fj-post], adapter: {name: asycuda, settings: "
+                        "{url: 'http://127.0.0.1:1'}}}\n")
+        return DeliveryService(load_settings(path))
+
+    def test_delivery_steps_are_timed_per_member(self, tmp_path) -> None:
+        """A decision with a national call is a national_call step, published outputs a publish step; a held
+        record (no call made) is neither."""
+        from gateway.delivery.worker import Decision
+
+        service = self.service(tmp_path)
+        service._observe("FJ", Lane.ORDINARY, Decision(outcome="accepted"), 0.25)
+        service._observe("FJ", Lane.RETRY, Decision(outcome="held", hold_until=1.0), 0.001)
+        service._observe_publish("FJ", 0.01)
+        value = service.metrics.registry.get_sample_value
+        assert value("oco_gateway_delivery_step_seconds_count", {"member": "FJ", "step": "national_call"}) == 1
+        assert value("oco_gateway_delivery_step_seconds_sum", {"member": "FJ", "step": "national_call"}) == 0.25
+        assert value("oco_gateway_delivery_step_seconds_count", {"member": "FJ", "step": "publish"}) == 1

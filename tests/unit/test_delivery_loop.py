@@ -299,6 +299,19 @@ class TestDeliveryLoop:
         await run_until(loop, lambda: len(observed) == 2)
         assert observed == [(Lane.PRIORITY, "accepted"), (Lane.ORDINARY, "accepted")]
 
+    async def test_publishing_each_records_outputs_is_timed(self) -> None:
+        """At-least-once: the publish step is reported once per record, with the member, once acknowledged."""
+        consumer = FakeConsumer(ORD, PRIO, RETRY)
+        for i in range(3):
+            consumer.append(ORD, f"ORD-{i}")
+        producer = FakeProducer()
+        loop, _ = make_loop(consumer, FakeAdapter(M, {}), producer)
+        published: list[tuple[str, float, int]] = []
+        loop._observe_publish = lambda member, seconds: published.append((member, seconds, len(producer.sent)))
+        await run_until(loop, lambda: consumer.committed.get(ORD) == 3)
+        assert [(member, sent) for member, _, sent in published] == [(M, 1), (M, 2), (M, 3)]
+        assert all(seconds >= 0 for _, seconds, _ in published)
+
 
 class RefusingProducer(FakeProducer):
     """A producer whose broker refuses, for good, every record for the topics named."""
@@ -647,6 +660,17 @@ class TestExactlyOnce:
         assert transactional.answered() == [f"ORD-{i}" for i in range(5)]
         assert transactional.offsets == {ORD: 5} and transactional.transactions == 1
         assert consumer.committed == {} and transactional.ids == [f"oco-deliver-{M}.tx"]
+
+    async def test_publishing_is_timed_once_per_transaction(self) -> None:
+        """Exactly-once: the publish step is one transaction (outputs and commit), reported once it committed."""
+        consumer = FakeConsumer(ORD, PRIO, RETRY)
+        consumer.append(ORD, "ORD-0")
+        transactional = TransactionalProducer()
+        loop = make_exactly_once_loop(consumer, FakeAdapter(M, {}), transactional, concurrency=1)
+        published: list[tuple[str, int]] = []
+        loop._observe_publish = lambda member, seconds: published.append((member, transactional.transactions))
+        await run_until(loop, lambda: transactional.offsets.get(ORD) == 1)
+        assert published == [(M, 1)]
 
     async def test_an_aborted_transaction_shows_nothing_and_its_records_are_handled_again(self) -> None:
         """The commit of the first transaction fails: none of its replies is visible, the records are

@@ -9,7 +9,8 @@ import pytest
 from gateway import headers as h
 from gateway.config import load_settings
 from gateway.errors import Issue, NotAllowed, Unreadable
-from gateway.pipeline.chain import Pipeline, build_stages, tracking_id_for
+from gateway.pipeline import chain
+from gateway.pipeline.chain import Pipeline, build_stages, stage_label, tracking_id_for
 from gateway.pipeline.authorize import Authorizer
 from gateway.pipeline.context import SourceRef, Submission
 from gateway.routing import RoutingFields
@@ -95,6 +96,75 @@ class TestPipeline:
 
         Pipeline([first, second])(submission(b"<x/>"))
         assert seen == ["first"]
+
+
+class FakeClock:
+    """Stands in for ``time.perf_counter`` in the chain: stages move it forward by what they claim to cost."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def perf_counter(self) -> float:
+        return self.now
+
+
+class TestStageTiming:
+    def test_every_stage_of_a_valid_declaration_is_timed_in_order(self, settings) -> None:
+        """A valid declaration is timed once in each stage, by the stage's short name, then in route."""
+        seen: list[tuple[str, float]] = []
+        timed = Pipeline(build_stages(settings, ProfileRegistry.load([REPO / "schemas"])),
+                         observe=lambda stage, seconds: seen.append((stage, seconds)))
+        outputs, rejection = timed(submission(make_declaration(member="FJ", lrn="LRN-T", seed=3)))
+        assert rejection is None and outputs
+        assert [stage for stage, _ in seen] == ["parse", "identify", "validate", "extract", "authorize", "route"]
+        assert all(seconds >= 0 for _, seconds in seen)
+
+    def test_the_refusing_stage_is_timed_and_the_ones_after_it_are_not(self, settings) -> None:
+        """A schema-invalid declaration is timed up to validate (which refused it) and in route, not beyond."""
+        seen: list[str] = []
+        timed = Pipeline(build_stages(settings, ProfileRegistry.load([REPO / "schemas"])),
+                         observe=lambda stage, seconds: seen.append(stage))
+        payload = make_declaration(member="FJ", lrn="LRN-U", seed=4).replace(
+            b"</FunctionalReferenceID>", b"</FunctionalReferenceID><Nope/>", 1)
+        _, rejection = timed(submission(payload))
+        assert rejection is not None and rejection.stage == "validate"
+        assert seen == ["parse", "identify", "validate", "route"]
+
+    def test_each_stage_gets_its_own_time_also_when_it_raises(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """The runner times around each stage: what one stage spends is its own, a crashing stage included."""
+        clock = FakeClock()
+        monkeypatch.setattr(chain, "time", clock)
+
+        def slow(s: Submission) -> Submission:
+            clock.now += 2.0
+            return s
+
+        def crash(s: Submission) -> Submission:
+            clock.now += 0.5
+            raise KeyError("bug")
+
+        seen: list[tuple[str, float]] = []
+        _, rejection = Pipeline([slow, crash], observe=lambda stage, seconds: seen.append((stage, seconds)))(
+            submission(b"<x/>"))
+        assert rejection is not None and rejection.dead_letter
+        assert seen[:2] == [("slow", 2.0), ("crash", 0.5)]
+        assert [stage for stage, _ in seen] == ["slow", "crash", "route"]
+
+    def test_stage_labels_are_the_stage_modules(self, settings) -> None:
+        """Stages are labelled by their module under gateway/pipeline/, whatever their class or function name."""
+        from gateway.aeo.recognition import RecognitionPolicy
+        from gateway.pipeline.validate import schema_validator
+
+        stages = build_stages(settings, ProfileRegistry.load([REPO / "schemas"]), aeo_lookup=lambda trader: None,
+                              recognition=RecognitionPolicy(settings.aeo, settings.members))
+        assert [stage_label(s) for s in stages] == ["parse", "identify", "validate", "extract", "authorize",
+                                                    "recognise"]
+        assert stage_label(schema_validator(3)) == "validate"
+
+    def test_without_an_observer_nothing_is_timed(self, pipeline: Pipeline) -> None:
+        """The default pipeline (tests, the AEO reader) takes no observer and works as before."""
+        outputs, rejection = pipeline(submission(make_declaration(member="FJ", lrn="LRN-V", seed=5)))
+        assert rejection is None and len(outputs) == 2
 
 
 class TestAuthorizer:
