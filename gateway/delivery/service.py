@@ -24,7 +24,7 @@ from gateway.delivery.worker import Decision, MemberWorker
 from gateway.errors import ConfigError
 from gateway.kafka_security import client_options
 from gateway.ops.lag import LagWatch
-from gateway.ops.metrics import DeliveryMetrics, KafkaWatchMetrics
+from gateway.ops.metrics import DELIVERY_STEPS, DeliveryMetrics, KafkaWatchMetrics
 from gateway.plugins import AdapterCatalog
 from gateway.topics import DEAD_LETTER, deliver_topic, priority_topic, reply_topic, retry_topic
 
@@ -158,6 +158,8 @@ class DeliveryService:
                 self.metrics.deliveries.labels(w.member, outcome)  # exported at 0, so rate() sees the first one
             for lane in Lane:
                 self.metrics.lanes.labels(w.member, lane.value)
+            for step in DELIVERY_STEPS:
+                self.metrics.steps.labels(w.member, step)
         # Each member's lag and whether Kafka answers, seen from outside the loops (which may be stuck).
         self._watch = watch = LagWatch(bootstrap_servers=self.settings.kafka.bootstrap_servers, security=security,
                                        groups={loop.group: loop.topics for loop in self._loops},

@@ -68,6 +68,8 @@ class GatewayMetrics:
             "oco_gateway_stage_seconds", "Time per message in each pipeline stage (parse, identify, validate, "
             "extract, authorize, recognise), planning its outputs (route), and per output from the producer to "
             "the broker's acknowledgement (publish).", ["stage"], buckets=_STAGE_BUCKETS, registry=r)
+        for stage in STAGES:
+            self.stage.labels(stage)  # exported at 0 from the start, so rate() sees the first message
         self.batch = Histogram(
             "oco_gateway_batch_seconds", "Time per consumed batch, including publishing and the commit.",
             buckets=_LATENCY_BUCKETS, registry=r)
