@@ -26,6 +26,8 @@ _AEO_TRADERS, _QUICK_AEO_TRADERS = 100_000, 3000
 _AEO_SAMPLES, _QUICK_AEO_SAMPLES = 50, 10
 _CONCURRENCY, _QUICK_CONCURRENCY = "1,8,32", "1,8"
 _CONCURRENCY_SECONDS, _QUICK_CONCURRENCY_SECONDS = 5.0, 2.0
+_SCALE_ROUNDS, _QUICK_SCALE_ROUNDS = 2, 1
+_SCALE_BACKLOG, _QUICK_SCALE_BACKLOG = 8000, 1000
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -72,10 +74,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--concurrency-seconds", type=float,
                         help="latency-bound delivery phase: how long each run lasts at its bound; sizes the backlog "
                              f"(default {_CONCURRENCY_SECONDS:g}; {_QUICK_CONCURRENCY_SECONDS:g} with --quick)")
+    parser.add_argument("--scale-rounds", type=int,
+                        help="scale-out phase: runs with two gateway processes in one group, each between two with one "
+                             f"(default {_SCALE_ROUNDS}; {_QUICK_SCALE_ROUNDS} with --quick; 0 skips the phase)")
+    parser.add_argument("--scale-backlog", type=int,
+                        help="scale-out phase: declarations in the backlog each run drains, the corpus cycled under "
+                             f"new LRNs (default {_SCALE_BACKLOG}; {_QUICK_SCALE_BACKLOG} with --quick)")
     parser.add_argument("--only", choices=PHASES, action="append",
-                        help="run just this phase (repeatable): gateway (baselines, end-to-end), members (per-member "
-                             "delivery), concurrency (latency-bound delivery), lanes (priority lane), aeo "
-                             "(trusted-trader registry and propagation); all by default")
+                        help="run just this phase (repeatable): gateway (baselines, end-to-end), scaleout (one gateway "
+                             "process against two), members (per-member delivery), concurrency (latency-bound "
+                             "delivery), lanes (priority lane), aeo (trusted-trader registry and propagation); all by "
+                             "default")
     parser.add_argument("--quick", action="store_true", help="smoke run: small corpus, short latency phase")
     parser.add_argument("--seed", type=int, default=2026, help="corpus seed (default 2026)")
     parser.add_argument("--max-kb", type=float, default=50.0, help="largest declaration in KB (default 50)")
@@ -110,6 +119,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.concurrency_seconds = _QUICK_CONCURRENCY_SECONDS if args.quick else _CONCURRENCY_SECONDS
     if args.concurrency_seconds <= 0:
         parser.error("--concurrency-seconds must be positive")
+    if args.scale_rounds is None:
+        args.scale_rounds = _QUICK_SCALE_ROUNDS if args.quick else _SCALE_ROUNDS
+    args.scale_backlog = args.scale_backlog or (_QUICK_SCALE_BACKLOG if args.quick else _SCALE_BACKLOG)
+    if args.scale_rounds < 0 or args.scale_backlog < 1:
+        parser.error("--scale-rounds must not be negative, --scale-backlog must be positive")
     args.only = tuple(args.only) if args.only else PHASES
     if args.count < 1 or args.latency_seconds <= 0 or (args.rate is not None and args.rate <= 0):
         parser.error("--count, --latency-seconds and --rate must be positive")
@@ -139,7 +153,8 @@ def main(argv: list[str] | None = None) -> int:
                       rounds=args.rounds, lane_backlog=args.lane_backlog, lane_samples=args.lane_samples,
                       lane_delay=args.lane_delay, only=args.only, aeo_traders=args.aeo_traders,
                       aeo_samples=args.aeo_samples, concurrency_levels=args.concurrency,
-                      concurrency_latency=args.concurrency_latency, concurrency_seconds=args.concurrency_seconds)
+                      concurrency_latency=args.concurrency_latency, concurrency_seconds=args.concurrency_seconds,
+                      scale_rounds=args.scale_rounds, scale_backlog=args.scale_backlog)
     failure = None
     try:
         run(options, report)
@@ -151,6 +166,8 @@ def main(argv: list[str] | None = None) -> int:
     print(render(report))
     path = write_json(report, args.json)
     logs = (["the gateway's log is in " + str(options.state_dir / "gateway.log")] if "gateway" in options.only else [])
+    if options.scale_rounds and "scaleout" in options.only:
+        logs.append("the scale-out phase's logs (scaleout-gateway-1.log, -2.log) in " + str(options.state_dir))
     if options.member_count and "members" in options.only:
         logs.append("the per-member phase's logs (members-gateway.log, deliver.log, asycuda-*.log) in "
                     + str(options.state_dir))

@@ -11,8 +11,8 @@ from typing import Any
 
 from bench.corpus import SizeSummary
 
-__all__ = ["ALONE", "CONCURRENCY", "LANE", "WITH_SLOW", "Latency", "Measurement", "Report", "neighbour_ratios", "percentile", "ratio",
-           "render", "spread", "to_json", "write_json"]
+__all__ = ["ALONE", "CONCURRENCY", "LANE", "SCALE", "WITH_SLOW", "Latency", "Measurement", "Report", "neighbour_ratios",
+           "percentile", "ratio", "render", "spread", "to_json", "write_json"]
 
 # Keys of the per-member delivery measurements, prefix + member code: ALONE (runs where only the fast members
 # had work), WITH_SLOW (runs where the slow member had work too).
@@ -22,6 +22,8 @@ WITH_SLOW = "members_slow_"
 LANE = "lane_"
 # Keys of the latency-bound delivery measurements: CONCURRENCY + <concurrency>_<member>.
 CONCURRENCY = "concurrency_"
+# Keys of the scale-out measurements: SCALE + the number of gateway processes (scaleout_1, scaleout_2).
+SCALE = "scaleout_"
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -157,6 +159,9 @@ class Report:
         concurrency_bounds: measurement key -> the registered/s it cannot pass (concurrency ÷ latency, and the
             rate limit).
         concurrency_notes: how to read them.
+        scaleout: the scale-out phase, one measurement per process count, its runs pooled (keys ``SCALE`` + count).
+        scaleout_runs: (gateway processes, decl/s) of each scale-out run, in order.
+        scaleout_notes: how to read them.
     """
 
     command: str
@@ -173,6 +178,9 @@ class Report:
     concurrency: list[Measurement] = field(default_factory=list)
     concurrency_bounds: dict[str, float] = field(default_factory=dict)
     concurrency_notes: list[str] = field(default_factory=list)
+    scaleout: list[Measurement] = field(default_factory=list)
+    scaleout_runs: list[tuple[int, float]] = field(default_factory=list)
+    scaleout_notes: list[str] = field(default_factory=list)
 
     def get(self, key: str) -> Measurement | None:
         """Return the measurement with this key, if taken.
@@ -214,6 +222,11 @@ class Report:
         return {lane: ratio(found[f"{lane}_backlog"].p50_ms, found[f"{lane}_idle"].p50_ms)
                 for lane in ("priority", "ordinary") if f"{lane}_backlog" in found and f"{lane}_idle" in found}
 
+    def scale_ratio(self) -> float | None:
+        """Return the pooled decl/s of the most processes measured ÷ that of one process (None: not both measured)."""
+        found = {int(x.key.removeprefix(SCALE)): x.rate for x in self.scaleout if x.key.startswith(SCALE)}
+        return ratio(found[max(found)], found[1]) if 1 in found and max(found) > 1 else None
+
 
 def render(report: Report) -> str:
     """Return the report as the table ``make bench`` prints.
@@ -227,9 +240,10 @@ def render(report: Report) -> str:
         f"command: {report.command}",
     ]
     if report.measurements or c.count:  # not with --only members / lanes
+        lines.append(f"corpus: {c.count} declarations, {c.min_items}-{c.max_items} goods items, {c.min_kb:.1f} / "
+                     f"{c.median_kb:.1f} / {c.max_kb:.1f} KB (min / median / max), {c.total_mb:.1f} MB in all")
+    if report.measurements:  # not with --only scaleout
         lines += [
-            f"corpus: {c.count} declarations, {c.min_items}-{c.max_items} goods items, "
-            f"{c.min_kb:.1f} / {c.median_kb:.1f} / {c.max_kb:.1f} KB (min / median / max), {c.total_mb:.1f} MB in all",
             "",
             f"{'measurement':<46}{'decl/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}  {'n':>6}{'seconds':>9}",
             "-" * 98,
@@ -238,6 +252,21 @@ def render(report: Report) -> str:
         lines += ["", "ratios (end-to-end throughput ÷ baseline throughput):"]
         for name, value in report.ratios().items():
             lines.append(f"  {name:<24}" + _ratio_cell(value))
+    if report.scaleout:
+        lines += ["", "scale-out (the same backlog drained by one gateway process, then by several in one group):",
+                  f"{'measurement':<46}{'decl/s':>9}{'':>27}  {'n':>6}{'seconds':>9}", "-" * 98]
+        lines += [_row(x) for x in report.scaleout]
+        most = max(int(x.key.removeprefix(SCALE)) for x in report.scaleout)
+        lines += ["", f"  {f'{most} processes ÷ 1, pooled':<24}" + _ratio_cell(report.scale_ratio())]
+        runs = [(n > 1, rate) for n, rate in report.scaleout_runs]
+        pairs = ", ".join("n/a" if r is None else f"{r:.3f}" for r in neighbour_ratios(runs))
+        noise = spread([rate for several, rate in runs if not several])
+        lines.append("  run by run, decl/s, [several processes]: "
+                     + " ".join(f"[{rate:.1f}]" if several else f"{rate:.1f}" for several, rate in runs)
+                     + f"; each [run] ÷ the two around it: {pairs}"
+                     + (f"; the one-process runs within ±{noise:.0%}" if noise is not None else ""))
+        if report.scaleout_notes:
+            lines += ["", "reading them:"] + [f"  {note}" for note in report.scaleout_notes]
     if report.members or report.member_notes:
         lines += ["", "per-member delivery (decl/s here: registered per second, from submit to the 'accepted' reply):",
                   f"{'measurement':<46}{'decl/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}  {'n':>6}{'seconds':>9}",
@@ -288,7 +317,8 @@ def render(report: Report) -> str:
                   f"{'measurement':<46}{'per s':>9}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}  {'n':>6}{'seconds':>9}",
                   "-" * 98]
         lines += [_row(x) for x in report.aeo]
-    notes = [(x.label, x.note) for x in report.measurements + report.members + report.aeo if x.note]
+    notes = [(x.label, x.note) for x in report.measurements + report.members + report.aeo + report.scaleout
+             if x.note]
     if notes:
         lines += ["", "how each figure was taken:"]
         lines += [f"  {label}: {note}" for label, note in notes]
@@ -338,6 +368,10 @@ def to_json(report: Report) -> dict[str, Any]:
         "concurrency": {x.key: {**asdict(x), "rate": x.rate, "bound": report.concurrency_bounds.get(x.key),
                                 "ratio": report.bound_ratios().get(x.key)} for x in report.concurrency},
         "concurrency_notes": report.concurrency_notes,
+        "scaleout": {x.key: {**asdict(x), "rate": x.rate} for x in report.scaleout},
+        "scale_ratio": report.scale_ratio(),
+        "scaleout_runs": report.scaleout_runs,
+        "scaleout_notes": report.scaleout_notes,
     }
 
 

@@ -1,5 +1,5 @@
-"""Run every phase in order (corpus, baseline b, broker, baseline a, end-to-end, per-member delivery, priority
-lane) and collect the report."""
+"""Run every phase in order (corpus, baseline b, broker, baseline a, end-to-end, scale-out, per-member delivery,
+priority lane) and collect the report."""
 
 from __future__ import annotations
 
@@ -32,6 +32,7 @@ from bench.network import MEMBERS, PARTICIPANTS, write_network
 from bench.priority import LANE_MEMBER, LanePlan, lane_phase
 from bench.probes import Probe, describe_interval
 from bench.report import Report
+from bench.scaleout import ScalePlan, scaleout_phase
 from gateway.aeo.feed import aeo_topic_names
 from gateway.aeo.signing import SigningKey
 from gateway.config import GatewaySettings, load_settings
@@ -43,7 +44,7 @@ from gateway.transport.topics import ensure_topics
 
 __all__ = ["PHASES", "Options", "run"]
 
-PHASES = ("gateway", "members", "concurrency", "lanes", "aeo")  # what --only may pick
+PHASES = ("gateway", "scaleout", "members", "concurrency", "lanes", "aeo")  # what --only may pick
 
 _RATE_CAP = 500.0  # decl/s: the latency phase measures an unsaturated gateway, not a second throughput test
 
@@ -72,6 +73,8 @@ class Options:
         concurrency_levels: latency-bound delivery phase: the concurrencies to run; empty skips it.
         concurrency_latency: that phase's national latency (seconds before each answer).
         concurrency_seconds: how long each of its runs should last at its bound.
+        scale_rounds: scale-out phase: runs with two gateway processes, each between two with one; 0 skips it.
+        scale_backlog: scale-out phase: declarations in its backlog (the corpus, cycled).
     """
 
     count: int
@@ -93,6 +96,8 @@ class Options:
     concurrency_levels: tuple[int, ...] = ()
     concurrency_latency: float = 0.2
     concurrency_seconds: float = 5.0
+    scale_rounds: int = 0
+    scale_backlog: int = 8000
 
 
 def say(message: str) -> None:
@@ -129,8 +134,9 @@ def run(options: Options, report: Report | None = None, command: str = "") -> Re
         BrokerError, GatewayError: the broker or the gateway did not start.
     """
     gateway_phases = "gateway" in options.only
+    scale_phase = options.scale_rounds > 0 and "scaleout" in options.only
     corpus: list[Declaration] = []
-    if gateway_phases:
+    if gateway_phases or scale_phase:
         say(f"generating {options.count} declarations (seed {options.seed}, at most {options.max_kb:g} KB) ...")
         corpus = generate_corpus(options.count, seed=options.seed, max_kb=options.max_kb)
         sizes = SizeSummary.of(corpus)
@@ -162,6 +168,12 @@ def run(options: Options, report: Report | None = None, command: str = "") -> Re
                                          metrics_port=metrics_port, log_path=options.state_dir / "gateway.log")
                 gateway.log_path.unlink(missing_ok=True)  # the log of this run only
                 asyncio.run(_terminable(_kafka_phases(report, options, corpus, settings, broker, gateway)))
+            if scale_phase:
+                say(f"scale-out: a backlog of {options.scale_backlog} drained by 1 gateway process, then 2 in one "
+                    f"group; {2 * options.scale_rounds + 1} runs ...")
+                plan = ScalePlan(rounds=options.scale_rounds, backlog=options.scale_backlog, log_dir=options.state_dir)
+                asyncio.run(_terminable(scaleout_phase(report, plan, broker, config, corpus,
+                                                       int(report.machine.get("cpus") or 1))))
             if options.member_count > 0 and "members" in options.only:
                 say(f"per-member delivery: {' and '.join(FAST)}, then {SLOW} too (+{options.slow_delay:g} s per "
                     f"answer), behind ASYCUDA World simulators; {2 * options.rounds + 1} runs of "
