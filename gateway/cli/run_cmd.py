@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import sys
 
 import click
@@ -38,6 +39,11 @@ def run(config_path: str | None) -> None:
         click.echo(f"oco-gateway: {exc}", err=True)
         sys.exit(1)
     m = settings.metrics
+    # uvicorn catches SIGTERM and SIGINT while it serves (the app then stops consuming, finishes and commits the
+    # batch in hand and leaves the group), then raises the signal again for the handler found before it: ours
+    # turns that into a clean exit (0 after SIGTERM, as Kubernetes expects of an orderly stop; 130 after Ctrl-C).
+    signal.signal(signal.SIGTERM, _exit_after(0))
+    signal.signal(signal.SIGINT, _exit_after(130))
     try:
         asyncio.run(app.run(logging.WARNING, run_extra_options={"host": m.host, "port": m.port, "access_log": "false"}))
     except BrokerError as exc:
@@ -47,6 +53,12 @@ def run(config_path: str | None) -> None:
         click.echo(f"oco-gateway: the AEO registry did not load within {settings.aeo.load_timeout:g}s "
                    "(aeo.load_timeout): is Kafka reachable and serving the oco.aeo.* topics?", err=True)
         sys.exit(1)
+
+
+def _exit_after(code: int):  # noqa: ANN202 - a signal handler
+    def handler(signum: int, frame: object) -> None:
+        raise SystemExit(code)
+    return handler
 
 
 async def _ensure_all_topics(settings) -> None:  # noqa: ANN001 - GatewaySettings

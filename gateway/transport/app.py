@@ -92,6 +92,9 @@ def build_app(settings: GatewaySettings, registry: ProfileRegistry,
     k = settings.kafka
     broker = KafkaBroker(
         k.bootstrap_servers,
+        # On SIGTERM the batch in hand is finished (published, committed) for up to this long; after it, it
+        # is cancelled uncommitted and the partition's next owner processes it again.
+        graceful_timeout=settings.gateway.shutdown_grace_seconds,
         security=faststream_security(k),
         client_id=k.client_id,
         acks="all",  # an output counts as sent only once the broker has it durably
@@ -193,8 +196,13 @@ def build_app(settings: GatewaySettings, registry: ProfileRegistry,
                  profiles=list(registry.names))
 
     async def mark_stopping() -> None:
+        # Before the broker stops: it then waits (graceful_timeout) for the batch in hand to be published and
+        # committed, and leaves the group.
         ready["ok"] = False
         metrics.up.set(0)
+
+    async def release() -> None:
+        # After the broker stopped: nothing is in flight any more.
         handler.close()
         await transactions.close()
         await feed.stop()
@@ -241,6 +249,7 @@ def build_app(settings: GatewaySettings, registry: ProfileRegistry,
         on_startup=[start_watch, load_registry],
         after_startup=[mark_ready],
         on_shutdown=[mark_stopping],
+        after_shutdown=[release],
         logger=None,
         prefix_routes=(("/aeo/", aeo_status),),
     )
