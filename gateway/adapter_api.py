@@ -31,7 +31,7 @@ from __future__ import annotations
 import hashlib
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -43,20 +43,32 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
 
+from gateway.declaration_model import (Address, AeoHolder, Amount, DeclarationModel, DutyTaxLine, GoodsItem,
+                                       Location, Party, Quantity, Transport)
 from gateway.errors import AdapterProtocolError, AdapterUnavailable, ConfigError, Issue
 
 __all__ = [
     "Adapter",
     "AdapterProtocolError",
     "AdapterUnavailable",
+    "Address",
+    "AeoHolder",
+    "Amount",
     "Assessment",
     "ConfigError",
     "Declaration",
+    "DeclarationModel",
+    "DutyTaxLine",
+    "GoodsItem",
     "Issue",
     "KafkaClientSecurity",
+    "Location",
     "NationalAnswer",
+    "Party",
+    "Quantity",
     "Registration",
     "TaxLine",
+    "Transport",
     "header_value",
     "idempotency_key",
     "kafka_client_options",
@@ -109,6 +121,8 @@ class Declaration:
         idempotency_key: see :func:`idempotency_key`; send it to the national system.
         type_code: declaration type (``IMA``...), when known.
         attempt: 1 for the first delivery, then 2, 3... on retries.
+        reader: builds :attr:`model` from the payload; the delivery worker passes the profiles' readers,
+            None reads with the gateway's profiles folder.
     """
 
     payload: bytes
@@ -120,6 +134,26 @@ class Declaration:
     idempotency_key: str
     type_code: str | None = None
     attempt: int = 1
+    reader: Callable[[bytes], DeclarationModel] | None = field(default=None, repr=False, compare=False)
+    _model: list[DeclarationModel] = field(default_factory=list, init=False, repr=False, compare=False)
+
+    @property
+    def model(self) -> DeclarationModel:
+        """The declaration's content as typed, read-only data: parties, references, items, taxes.
+
+        Built on first use from the paths of the member's profile, then kept: an adapter that does not read
+        it pays nothing. See :class:`DeclarationModel`; :attr:`payload` holds anything it does not carry.
+
+        Raises:
+            AdapterProtocolError: no loaded profile reads this document (the declaration cannot be mapped).
+        """
+        if not self._model:
+            reader = self.reader
+            if reader is None:
+                from gateway.profiles._model import default_readers  # noqa: PLC0415 - lxml only when used
+                reader = default_readers()
+            self._model.append(reader(self.payload))
+        return self._model[0]
 
 
 @dataclass(frozen=True, slots=True)

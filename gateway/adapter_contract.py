@@ -24,6 +24,7 @@ delivery, and an LRN that is not ASCII. It proves behaviour over the adapter's r
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import time
 from typing import Protocol
@@ -136,4 +137,4 @@ class AdapterContract:
 
 
 def _fields(declaration: Declaration) -> dict[str, object]:
-    return {name: getattr(declaration, name) for name in declaration.__slots__}
+    return {f.name: getattr(declaration, f.name) for f in dataclasses.fields(declaration) if f.init}

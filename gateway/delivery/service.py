@@ -26,6 +26,7 @@ from gateway.kafka_security import client_options
 from gateway.ops.lag import LagWatch
 from gateway.ops.metrics import DELIVERY_STEPS, DeliveryMetrics, KafkaWatchMetrics
 from gateway.plugins import AdapterCatalog
+from gateway.profiles import lazy_readers
 from gateway.topics import DEAD_LETTER, deliver_topic, priority_topic, reply_topic, retry_topic
 
 __all__ = ["DeliveryService", "delivery_topics"]
@@ -78,6 +79,7 @@ class DeliveryService:
         chosen = list(members) if members else [m for m, s in settings.members.items() if s.adapter]
         catalog = catalog or AdapterCatalog()
         self.workers: list[MemberWorker] = []
+        models = lazy_readers(settings.profiles_dir)  # descriptors read on an adapter's first Declaration.model
         for code in chosen:
             member = settings.members.get(code)
             if member is None:
@@ -92,7 +94,7 @@ class DeliveryService:
                 policy=RetryPolicy(d.max_attempts, d.base_delay, d.max_delay),
                 breaker=CircuitBreaker(d.breaker_failures, d.breaker_reset, on_change=self._breaker_changed(code)),
                 limiter=AsyncLimiter(d.rate_per_second, 1.0),
-                call_timeout=d.call_timeout,
+                call_timeout=d.call_timeout, models=models,
             ))
         self._bursts = {code: settings.members[code].delivery.priority_burst for code in chosen}
         self._concurrency = {code: settings.members[code].delivery.concurrency for code in chosen}

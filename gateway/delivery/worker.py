@@ -16,7 +16,8 @@ from decimal import Decimal
 import structlog
 
 from gateway import headers as h
-from gateway.adapter_api import Adapter, Assessment, Declaration, NationalAnswer, idempotency_key
+from gateway.adapter_api import (Adapter, Assessment, Declaration, DeclarationModel, NationalAnswer,
+                                idempotency_key)
 from gateway.delivery.backoff import RetryPolicy
 from gateway.delivery.breaker import BreakerState, CircuitBreaker
 from gateway.errors import AdapterError, AdapterProtocolError, AdapterUnavailable, Issue
@@ -67,11 +68,14 @@ class MemberWorker:
         limiter: an async context manager entered around each call (the member's rate limit).
         clock: wall clock in seconds (``time.time``); retry times travel between processes.
         call_timeout: a bound on every national call, in case an adapter forgets its own.
+        models: builds ``Declaration.model`` on an adapter's first use (the profiles' model readers);
+            None reads with the gateway's profiles folder.
     """
 
     def __init__(self, member: str, adapter: Adapter, *, policy: RetryPolicy | None = None,
                  breaker: CircuitBreaker | None = None, limiter: AbstractAsyncContextManager[object] | None = None,
-                 clock: Callable[[], float] = time.time, call_timeout: float = 120.0) -> None:
+                 clock: Callable[[], float] = time.time, call_timeout: float = 120.0,
+                 models: Callable[[bytes], DeclarationModel] | None = None) -> None:
         self.member = member
         self.adapter = adapter
         self.policy = policy or RetryPolicy()
@@ -79,6 +83,7 @@ class MemberWorker:
         self._limiter = limiter
         self._clock = clock
         self._call_timeout = call_timeout
+        self._models = models
 
     async def handle(self, record: InRecord) -> Decision:
         """Decide about one record (and make the national call when it is due).
@@ -135,7 +140,7 @@ class MemberWorker:
             payload=record.value, member=self.member, participant=participant, lrn=lrn,
             function_code=function_code, tracking_id=hd.get(h.TRACKING_ID, ""),
             idempotency_key=hd.get(h.IDEMPOTENCY_KEY) or idempotency_key(participant, lrn, function_code, record.value),
-            attempt=attempt,
+            attempt=attempt, reader=self._models,
         )
 
     def _retry_or_give_up(self, record: InRecord, declaration: Declaration, exc: AdapterError) -> Decision:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from gateway.profiles._model import ModelReaders, lazy_readers
 from gateway.profiles.descriptor import ProfileDescriptor, load_descriptor
 from gateway.profiles.profile import Profile
 from gateway.profiles.registry import ProfileRegistry
 
-__all__ = ["Profile", "ProfileDescriptor", "ProfileRegistry", "load_descriptor"]
+__all__ = ["ModelReaders", "Profile", "ProfileDescriptor", "ProfileRegistry", "lazy_readers", "load_descriptor"]

@@ -10,6 +10,7 @@ from lxml import etree
 
 from gateway.errors import Issue, Unidentified
 from gateway.profiles._issues import DEFAULT_MAX_ERRORS, schema_issues
+from gateway.profiles._model import ModelReader
 from gateway.profiles._routing import RoutingReader
 from gateway.profiles._xpath import boolean_xpath, string_xpath
 from gateway.profiles.descriptor import DocumentSpec, ProfileDescriptor
@@ -66,6 +67,9 @@ class Profile:
         self._version = (string_xpath(routing.wco_version, ns, key="routing.wco_version", descriptor=source)
                          if routing and routing.wco_version else None)
         self._routing = RoutingReader(routing, ns, source) if routing and document.kind == "DEC" else None
+        # Compiled here too so that a wrong `model:` path stops start-up; the delivery side builds its own.
+        self.model_reader = (ModelReader(descriptor.model, ns, document.payload, source)
+                             if document.kind == "DEC" else None)
 
     @property
     def label(self) -> str:
