@@ -21,6 +21,7 @@ from bench import BenchError
 from bench.aeo import ISSUERS as AEO_ISSUERS
 from bench.aeo import AeoFigures, propagation, registry_load, write_aeo_network
 from bench.baselines import consume_only, full_pipeline, parse_validate
+from bench.model import declaration_model, model_cost
 from bench.concurrency import LATENCY_MEMBERS, ConcurrencyPlan, concurrency_phase
 from bench.corpus import Declaration, SizeSummary, generate_corpus
 from bench.delivery import FAST, SLOW, MemberPlan, members_phase
@@ -38,7 +39,7 @@ from gateway.aeo.signing import SigningKey
 from gateway.config import GatewaySettings, load_settings
 from gateway.ops.broker import KAFKA_VERSION, LocalBroker, free_ports
 from gateway.ops.process import GatewayProcess
-from gateway.profiles import ProfileRegistry
+from gateway.profiles import ModelReaders, ProfileRegistry
 from gateway.topics import deliver_topic, reply_topic, submit_topic
 from gateway.transport.topics import ensure_topics
 
@@ -160,6 +161,9 @@ def run(options: Options, report: Report | None = None, command: str = "") -> Re
             say("baseline (b): parse + validate in this process ...")
             report.measurements.append(parse_validate(corpus, settings, registry))
             report.measurements.append(full_pipeline(corpus, settings, registry))
+            model = declaration_model(corpus, ModelReaders.load([settings.profiles_dir]))
+            report.measurements.append(model)
+            report.diagnostics["declaration model build"] = model_cost(model, report.get("parse_validate"))
         say(f"starting Kafka {KAFKA_VERSION} on {broker.bootstrap_servers} ...")
         try:
             broker.start(timeout=120)
