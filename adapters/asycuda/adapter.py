@@ -67,9 +67,14 @@ class AsycudaAdapter(Adapter):
         document = self._layout.apply(mapped.document) if self._layout else mapped.document
         reply = await self._transport.send(document, key=declaration.idempotency_key,
                                            tracking_id=declaration.tracking_id)
-        currency = self.config.currency or mapped.currency or _NO_CURRENCY
+        currency = self.config.currency or _customs_currency(declaration) or _NO_CURRENCY
         return read_reply(reply, member=self.member, currency=currency)
 
     async def aclose(self) -> None:
         """Close the HTTP connection pool."""
         await self._transport.aclose()
+
+
+def _customs_currency(declaration: Declaration) -> str | None:
+    # The national currency the declaration's customs values are in, read from the model: any profile's.
+    return next((i.customs_value.currency for i in declaration.model.items if i.customs_value), None)

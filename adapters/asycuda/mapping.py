@@ -12,17 +12,13 @@ from adapters.asycuda._xml import XMLError, parse_xml
 __all__ = ["AsycudaMapping", "Mapped", "MappingError", "STYLESHEET"]
 
 STYLESHEET = Path(__file__).with_name("wco_to_asycuda.xsl")
-_DEC = "urn:wco:datamodel:WCO:DEC-OCO:1"
-_CURRENCY = etree.XPath("string(//dec:GovernmentAgencyGoodsItem/dec:CustomsValueAmount/@currencyID)",
-                        namespaces={"dec": _DEC})
 
 
 @dataclass(frozen=True, slots=True)
 class Mapped:
-    """The ASYCUDA document, and the national currency the declaration's customs values are in (if any)."""
+    """The ASYCUDA document (the national currency comes from ``Declaration.model``, not from here)."""
 
     document: bytes
-    currency: str | None
 
 
 class MappingError(ValueError):
@@ -66,4 +62,4 @@ class AsycudaMapping:
         if root is None or root.tag != "ASYCUDA" or len(root) == 0:
             raise MappingError("the ASYCUDA mapping produced no declaration: is this a WCO DM Declaration?")
         # Serialised as the stylesheet's xsl:output says: UTF-8, one element per line.
-        return Mapped(document=bytes(result), currency=str(_CURRENCY(source)) or None)
+        return Mapped(document=bytes(result))
