@@ -157,6 +157,28 @@ class TestDeclarationModelProperty:
         assert decision.outcome == "accepted" and seen == [marker]
 
 
+    def test_delivery_service_reads_with_its_profiles_folder(self, tmp_path: Path) -> None:
+        """The delivery service's workers build models from the configured profiles_dir, `model:` paths included."""
+        from gateway.config import load_settings  # noqa: PLC0415
+        from gateway.delivery.service import DeliveryService  # noqa: PLC0415
+
+        profiles = tmp_path / "profiles" / "oco"
+        profiles.mkdir(parents=True)
+        for f in default_profiles_dir().joinpath("oco").iterdir():
+            profiles.joinpath(f.name).write_bytes(f.read_bytes())
+        with profiles.joinpath("profile.yaml").open("a") as descriptor:
+            descriptor.write("model:\n  item.description: dec:Commodity/dec:Classification/dec:ID\n")
+        network = tmp_path / "network.yaml"
+        network.write_text(f"kafka: {{bootstrap_servers: '127.0.0.1:1'}}\nprofiles_dir: {tmp_path / 'profiles'}\n"
+                           "participants: {fj-post: {name: P}}\nmembers:\n  FJ: {name: Fiji, submitters: [fj-post], "
+                           "adapter: {name: asycuda, settings: {url: 'http://127.0.0.1:1'}}}\n")
+        (worker,) = DeliveryService(load_settings(network)).workers
+        record = InRecord("oco.deliver.FJ", 0, 1, b"k", make_declaration(member="FJ", lrn="S1", seed=4),
+                          {h.PARTICIPANT: "fj-post", h.LRN: "S1", h.FUNCTION_CODE: "9"})
+        model = worker._declaration(record, 1).model  # noqa: SLF001 - the Declaration an adapter would get
+        assert model.lrn == "S1" and model.items[0].description == model.items[0].hs_code
+
+
 class TestModelPaths:
     def test_descriptor_paths_override_defaults(self) -> None:
         """A profile's `model:` path replaces the default for that key only."""
