@@ -73,7 +73,7 @@ class ProfileDescriptor(_Strict):
     routing: RoutingPaths | None = None
     model: dict[str, str] = Field(default_factory=dict, description=(
         "paths of the adapters' declaration model, relative to the payload, overriding the WCO DM defaults "
-        "key by key (see gateway/profiles/_model.py DEFAULT_PATHS)"))
+        "key by key (see gateway/profiles/_model_paths.py)"))
     documents: list[DocumentSpec] = Field(min_length=1)
 
     @model_validator(mode="after")
