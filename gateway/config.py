@@ -6,6 +6,7 @@ Environment variables override the file, nested keys joined by ``__`` (``OCO_KAF
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 from pathlib import Path
@@ -28,6 +29,7 @@ __all__ = [
     "MetricsSettings",
     "ParticipantSettings",
     "PartnerSettings",
+    "ProfileVersionSettings",
     "RecognitionSettings",
     "TrustedKey",
     "default_profiles_dir",
@@ -174,6 +176,20 @@ class DeliverySettings(_Strict):
                              "one declaration (participant + LRN); 1 handles one record at a time")
 
 
+class ProfileVersionSettings(_Strict):
+    """One entry of a ``profile_versions`` list: which profile version is submitted, from which date."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    profile: str = Field(min_length=1, description="a loaded profile's name (its profile.yaml `name:`)")
+    since: dt.date | None = Field(None, alias="from", description="first day (UTC) it is used; unset: from the start")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        return {"profile": value} if isinstance(value, str) else value
+
+
 class ParticipantSettings(_Strict):
     """A system that submits declarations: a trader, a broker, a post office, a member's own system."""
 
@@ -181,6 +197,9 @@ class ParticipantSettings(_Strict):
     acts_for: tuple[str, ...] | None = Field(
         None, description="trader ids (EORI-like, e.g. FJ0012345) it may name as declarant or representative; "
                           "a trailing * matches a prefix (FJ*), * alone matches any; unset: not bound (warned)")
+    profile_versions: tuple[ProfileVersionSettings, ...] = Field(
+        (), description="which version it submits of profiles its documents cannot tell apart (replaces the "
+                        "top-level profile_versions for the profiles it names)")
 
     @field_validator("acts_for")
     @classmethod
@@ -294,6 +313,8 @@ class GatewaySettings(BaseSettings):
     metrics: MetricsSettings = MetricsSettings()
     gateway: LimitsSettings = LimitsSettings()
     profiles_dir: Path = Field(default_factory=default_profiles_dir)
+    profile_versions: tuple[ProfileVersionSettings, ...] = Field(
+        (), description="which version of profiles that documents cannot tell apart every participant submits")
     log_format: Literal["console", "json"] = "console"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     participants: dict[str, ParticipantSettings] = Field(default_factory=dict)

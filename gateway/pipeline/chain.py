@@ -20,7 +20,7 @@ from gateway.errors import Rejection, StageFailed
 from gateway.pipeline.authorize import Authorizer
 from gateway.pipeline.context import SourceRef, Stage, Submission
 from gateway.pipeline.extract import extract_routing
-from gateway.pipeline.identify import ProfileSelector
+from gateway.pipeline.identify import ProfileSelector, version_plan
 from gateway.pipeline.parse import SafeParser
 from gateway.pipeline.recognise import Recogniser
 from gateway.pipeline.route import Output, plan_outputs
@@ -47,13 +47,16 @@ def build_reading_stages(settings: GatewaySettings, registry: ProfileRegistry) -
     """Return the stages that read any document safely: parse, identify its profile, validate it.
 
     Args:
-        settings: validated configuration (limits).
+        settings: validated configuration (limits, profile versions).
         registry: the loaded schema profiles.
+
+    Raises:
+        ProfileError: the configured profile versions leave some participant undecided (``version_plan``).
     """
     limits = settings.gateway
     return [
         SafeParser(limits.max_message_bytes, max_depth=limits.max_depth),
-        ProfileSelector(registry),
+        ProfileSelector(registry, version_plan(settings, registry)),
         validate_schema if limits.max_schema_errors == DEFAULT_MAX_ERRORS else schema_validator(limits.max_schema_errors),
     ]
 

@@ -2,25 +2,57 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from gateway.pipeline.context import Submission
+from gateway.profiles.versions import VersionChoice, VersionPlan
 
 if TYPE_CHECKING:
+    from gateway.config import GatewaySettings, ProfileVersionSettings
     from gateway.profiles import ProfileRegistry
 
-__all__ = ["ProfileSelector"]
+__all__ = ["ProfileSelector", "version_plan"]
+
+
+def _utc_today() -> dt.date:
+    return dt.datetime.now(dt.UTC).date()
+
+
+def version_plan(settings: GatewaySettings, registry: ProfileRegistry) -> VersionPlan:
+    """Return the configured profile versions (``profile_versions``), checked against the loaded profiles.
+
+    Args:
+        settings: the network configuration.
+        registry: the loaded profiles.
+
+    Raises:
+        ProfileError: the configuration names an unknown profile, or leaves some participant undecided between
+            profiles its documents cannot tell apart; the message names the keys.
+    """
+    def choices(entries: tuple[ProfileVersionSettings, ...]) -> list[VersionChoice]:
+        return [VersionChoice(e.profile, e.since) for e in entries]
+
+    return VersionPlan(registry, choices(settings.profile_versions),
+                       {pid: choices(p.profile_versions) for pid, p in settings.participants.items()})
 
 
 class ProfileSelector:
-    """Set ``submission.profile`` from the root element's tag, its payload's tag and the profile's conditions.
+    """Set ``submission.profile`` from the root element's tag, its payload's tag, the profiles' conditions and
+    version codes, and, where several profiles still read the document alike, the submitter's configured version.
 
     Args:
         registry: the profiles loaded at start-up.
+        versions: which version each participant submits (:func:`version_plan`); None chooses none.
+        today: the date cut-overs (``from``) are compared with; UTC today by default.
     """
 
-    def __init__(self, registry: ProfileRegistry) -> None:
+    def __init__(self, registry: ProfileRegistry, versions: VersionPlan | None = None,
+                 today: Callable[[], dt.date] = _utc_today) -> None:
         self._select = registry.select
+        self._versions = versions
+        self._today = today
 
     def __call__(self, submission: Submission) -> Submission:
         """Identify one parsed submission.
@@ -29,7 +61,10 @@ class ProfileSelector:
             submission: a submission whose ``document`` is set (``parse`` stage).
 
         Raises:
-            Unidentified: no loaded profile reads this document, or its WCO version is not accepted.
+            Unidentified: no loaded profile reads this document, none accepts its version codes, or several
+                do and the configuration names none of them for this participant.
         """
-        submission.profile = self._select(submission.document)
+        versions = self._versions
+        choose = None if versions is None else versions.chooser(submission.participant, self._today())
+        submission.profile = self._select(submission.document, choose)
         return submission

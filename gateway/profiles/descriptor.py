@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from gateway.errors import ProfileError
 
-__all__ = ["AeoHolderPaths", "DocumentSpec", "ProfileDescriptor", "RoutingPaths", "load_descriptor"]
+__all__ = ["AeoHolderPaths", "DocumentSpec", "ProfileDescriptor", "RoutingPaths", "VersionCode", "load_descriptor"]
 
 DESCRIPTOR_NAME = "profile.yaml"
 
@@ -45,6 +45,13 @@ class RoutingPaths(_Strict):
     aeo_holders: AeoHolderPaths | None = None
 
 
+class VersionCode(_Strict):
+    """An envelope code that tells this version of a profile from another one reading the same documents."""
+
+    path: str = Field(min_length=1, description="XPath 1.0, relative to the root element")
+    values: list[str] = Field(min_length=1, description="the values this version accepts")
+
+
 class DocumentSpec(_Strict):
     """One document type of a profile: how to recognise it and which XSDs validate it."""
 
@@ -68,6 +75,7 @@ class ProfileDescriptor(_Strict):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")
     description: str = ""
     wco_versions: list[str] = Field(default_factory=list)
+    version_codes: dict[str, VersionCode] = Field(default_factory=dict)
     namespaces: dict[str, str] = Field(default_factory=dict)
     schema_root: str = "."
     routing: RoutingPaths | None = None
@@ -81,6 +89,10 @@ class ProfileDescriptor(_Strict):
         for prefix in self.namespaces:
             if not prefix.isidentifier():
                 raise ValueError(f"namespaces: prefix {prefix!r} is not a valid XML prefix")
+        for code in self.version_codes:
+            if not code.isidentifier() or code == "wco_version":
+                raise ValueError(f"version_codes: {code!r} must be a name of letters, digits and _ "
+                                 "(wco_version is given by wco_versions and routing.wco_version)")
         for i, doc in enumerate(self.documents):
             if doc.kind == "DEC" and doc.routing is None and self.routing is None:
                 raise ValueError(f"documents.{i} ({doc.label}) is a DEC but no routing paths are given: "

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -64,8 +64,16 @@ class Profile:
         self._when = (boolean_xpath(document.when, ns, key=f"documents.{index}.when", descriptor=source)
                       if document.when else None)
         routing = descriptor.routing_for(document)
-        self._version = (string_xpath(routing.wco_version, ns, key="routing.wco_version", descriptor=source)
-                         if routing and routing.wco_version else None)
+        # Envelope codes this version accepts, by name: wco_version (wco_versions at routing.wco_version),
+        # then the descriptor's version_codes. They select among profiles before they reject a document.
+        self._codes: list[tuple[str, str, Callable[[etree._Element], str], frozenset[str]]] = []
+        if routing and routing.wco_version:  # compiled even when unused: a bad XPath stops the load
+            read = string_xpath(routing.wco_version, ns, key="routing.wco_version", descriptor=source)
+            if self.wco_versions:
+                self._codes.append(("wco_version", routing.wco_version, read, self.wco_versions))
+        for code, spec in descriptor.version_codes.items():
+            self._codes.append((code, spec.path, string_xpath(
+                spec.path, ns, key=f"version_codes.{code}.path", descriptor=source), frozenset(spec.values)))
         self._routing = RoutingReader(routing, ns, source) if routing and document.kind == "DEC" else None
         # Compiled here too so that a wrong `model:` path stops start-up; the delivery side builds its own.
         self.model_reader = (ModelReader(descriptor.model, ns, document.payload, source)
@@ -84,24 +92,53 @@ class Profile:
         """
         return self._when is None or bool(self._when(payload))
 
+    @property
+    def version_codes(self) -> dict[str, frozenset[str]]:
+        """The envelope codes this version accepts, by name (``wco_version``, then the descriptor's)."""
+        return {name: values for name, _, _, values in self._codes}
+
+    def told_apart(self, other: Profile) -> bool:
+        """Tell whether an envelope code both name always tells this document type from ``other``'s.
+
+        Args:
+            other: a document type of another profile reading the same root and payload.
+        """
+        theirs = other.version_codes
+        return any(name in theirs and not values & theirs[name] for name, values in self.version_codes.items())
+
+    def refusal(self, root: etree._Element) -> Issue | None:
+        """Return why this version refuses the document's envelope codes, or None when it accepts them.
+
+        A code the document does not carry is accepted.
+
+        Args:
+            root: the document's root element.
+        """
+        for name, path, read, values in self._codes:
+            value = read(root).strip()
+            if value and value not in values:
+                if name == "wco_version":
+                    return Issue(code="OCO-UNSUPPORTED-WCO-VERSION",
+                                 message=f"WCO Data Model version {value[:64]!r} is not accepted by profile "
+                                         f"{self.name!r} (accepted: {', '.join(sorted(values))})")
+                return Issue(code="OCO-UNSUPPORTED-VERSION",
+                             message=f"{path} {value[:64]!r} is not accepted by profile {self.name!r} "
+                                     f"(its {name}: {', '.join(sorted(values))})")
+        return None
+
     def check_version(self, root: etree._Element) -> None:
-        """Refuse a document whose WCO Data Model version the profile does not accept.
+        """Refuse a document whose WCO Data Model version (or other version code) the profile does not accept.
 
         Args:
             root: the document's root element.
 
         Raises:
-            Unidentified: the version is present and not accepted (code OCO-UNSUPPORTED-WCO-VERSION).
+            Unidentified: a version code is present and not accepted (code OCO-UNSUPPORTED-WCO-VERSION, or
+                OCO-UNSUPPORTED-VERSION for the descriptor's ``version_codes``).
         """
-        if self._version is None or not self.wco_versions:
-            return
-        version = self._version(root).strip()
-        if version and version not in self.wco_versions:
-            raise Unidentified([Issue(
-                code="OCO-UNSUPPORTED-WCO-VERSION",
-                message=f"WCO Data Model version {version!r} is not accepted by profile {self.name!r} "
-                        f"(accepted: {', '.join(sorted(self.wco_versions))})",
-            )], stage="identify")
+        issue = self.refusal(root)
+        if issue is not None:
+            raise Unidentified([issue], stage="identify")
 
     def validate(self, root: etree._Element, max_errors: int = DEFAULT_MAX_ERRORS) -> list[Issue]:
         """Validate against the profile's XSDs; return the errors (at most ``max_errors`` of them), or [].

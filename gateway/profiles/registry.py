@@ -1,8 +1,13 @@
-"""Load every profile folder once at start-up, and pick the profile of each message by its root and payload."""
+"""Load every profile folder once at start-up, and pick the profile of each message by its root and payload.
+
+Two profiles may read the same documents (two versions of one administration's profile): the envelope's
+version codes pick one where they differ; where they do not, the caller's ``choose`` (the network
+configuration, ``gateway.profiles.versions``) does. Such profiles are found at load: :attr:`families`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,11 +21,15 @@ from gateway.profiles.profile import Profile
 __all__ = ["ProfileRegistry"]
 
 
+Choose = Callable[[tuple[str, ...]], "str | None"]
+"""Given the names of several profiles that read a document alike, return the one to use (or None)."""
+
+
 @dataclass(slots=True)
 class _RootEntry:
     payload_tags: tuple[str, ...] = ()
-    # payload tag (None: the root is the payload) -> candidates, those with a `when` first.
-    candidates: dict[str | None, list[Profile]] = field(default_factory=dict)
+    # payload tag (None: the root is the payload) -> profile name -> its document types, `when` ones first.
+    candidates: dict[str | None, dict[str, list[Profile]]] = field(default_factory=dict)
 
 
 class ProfileRegistry:
@@ -30,34 +39,42 @@ class ProfileRegistry:
         profiles: compiled document types; normally built by :meth:`load`.
 
     Raises:
-        ProfileError: two document types claim the same root, payload and ``when``, or two profiles
-            share a name.
+        ProfileError: two document types of one profile claim the same root, payload and ``when``, or two
+            profiles share a name.
     """
 
     def __init__(self, profiles: Iterable[Profile]) -> None:
         self._profiles = tuple(profiles)
         self._sources: tuple[Path, ...] | None = None
         self._index: dict[str, _RootEntry] = {}
-        claimed: dict[tuple[str, str | None, str | None], Profile] = {}
+        claimed: dict[tuple[str, str, str | None, str | None], Profile] = {}
         owners: dict[str, Path] = {}
         for p in self._profiles:
             if owners.setdefault(p.name, p.source) != p.source:
                 raise ProfileError(f"two profiles are named {p.name!r}: {owners[p.name]} and {p.source}; "
                                    "rename one (its `name:`) or remove it from the profiles folder")
-            key = (p.root, p.payload, p.when)
+            key = (p.name, p.root, p.payload, p.when)
             if key in claimed:
                 other = claimed[key]
                 raise ProfileError(f"{p.source}: document {p.document!r} claims the same root {p.root}, payload "
-                                   f"{p.payload} and condition {p.when!r} as {other.label} ({other.source}); "
+                                   f"{p.payload} and condition {p.when!r} as {other.label}; "
                                    "give one a `when:` condition or remove it")
             claimed[key] = p
             entry = self._index.setdefault(p.root, _RootEntry())
-            entry.candidates.setdefault(p.payload, []).append(p)
+            entry.candidates.setdefault(p.payload, {}).setdefault(p.name, []).append(p)
             if p.payload is not None and p.payload not in entry.payload_tags:
                 entry.payload_tags += (p.payload,)
         for entry in self._index.values():
-            for candidates in entry.candidates.values():
-                candidates.sort(key=lambda c: c.when is None)  # stable: descriptor order among conditions
+            for by_profile in entry.candidates.values():
+                for candidates in by_profile.values():
+                    candidates.sort(key=lambda c: c.when is None)  # stable: descriptor order among conditions
+        self._families = _families(self._index)
+
+    @property
+    def families(self) -> tuple[tuple[str, ...], ...]:
+        """Groups of profiles that read some document alike: same root and payload, and no envelope version
+        code tells them apart. Which one a participant uses is configuration (``profile_versions``)."""
+        return self._families
 
     @classmethod
     def load(cls, dirs: Iterable[str | Path] | str | Path) -> ProfileRegistry:
@@ -119,15 +136,21 @@ class ProfileRegistry:
     def __len__(self) -> int:
         return len(self._profiles)
 
-    def select(self, root: etree._Element) -> Profile:
+    def select(self, root: etree._Element, choose: Choose | None = None) -> Profile:
         """Return the document type of a parsed message.
+
+        Each profile reading the root and payload offers its first document type whose ``when`` holds. Of
+        several, those whose version codes accept the envelope remain (a version list selects before it
+        rejects); of several still, ``choose`` picks.
 
         Args:
             root: the message's root element.
+            choose: picks among the names of profiles that read the document alike; None picks none.
 
         Raises:
-            Unidentified: no loaded profile reads this root and payload (OCO-UNKNOWN-PROFILE), or its WCO
-                version is not accepted (OCO-UNSUPPORTED-WCO-VERSION).
+            Unidentified: no loaded profile reads this root and payload (OCO-UNKNOWN-PROFILE), none accepts
+                its version codes (OCO-UNSUPPORTED-WCO-VERSION, OCO-UNSUPPORTED-VERSION), or several do and
+                ``choose`` picked none of them (OCO-AMBIGUOUS-PROFILE).
         """
         entry = self._index.get(root.tag)
         payload = None
@@ -135,10 +158,14 @@ class ProfileRegistry:
             if entry.payload_tags:
                 payload = next(root.iterchildren(*entry.payload_tags), None)
             target = root if payload is None else payload
-            for candidate in entry.candidates.get(None if payload is None else payload.tag, ()):
-                if candidate.matches(target):
-                    candidate.check_version(root)
-                    return candidate
+            matched = [found for documents in entry.candidates.get(None if payload is None else payload.tag,
+                                                                   {}).values()
+                       if (found := next((d for d in documents if d.matches(target)), None)) is not None]
+            if len(matched) == 1:
+                matched[0].check_version(root)
+                return matched[0]
+            if matched:
+                return _pick(root, matched, choose)
         raise self._unknown(root, payload)
 
     def _unknown(self, root: etree._Element, payload: etree._Element | None) -> Unidentified:
@@ -151,6 +178,51 @@ class ProfileRegistry:
             code="OCO-UNKNOWN-PROFILE",
             message=f"no loaded profile reads a {seen} document; known: {'; '.join(known) or 'none'}",
         )], stage="identify")
+
+
+def _pick(root: etree._Element, matched: list[Profile], choose: Choose | None) -> Profile:
+    refusals = [(d, d.refusal(root)) for d in matched]
+    accepted = [d for d, issue in refusals if issue is None]
+    if not accepted:
+        issues = [issue for _, issue in refusals if issue is not None]
+        raise Unidentified([Issue(code=issues[0].code, message=" ".join(i.message for i in issues))],
+                           stage="identify")
+    if len(accepted) == 1:
+        return accepted[0]
+    names = tuple(d.name for d in accepted)
+    chosen = choose(names) if choose is not None else None
+    for document in accepted:
+        if document.name == chosen:
+            return document
+    raise Unidentified([Issue(
+        code="OCO-AMBIGUOUS-PROFILE",
+        message=f"profiles {', '.join(names)} all read this document and its envelope's version codes do not "
+                "tell them apart; the configuration (profile_versions) names none of them for this submitter",
+    )], stage="identify")
+
+
+def _families(index: dict[str, _RootEntry]) -> tuple[tuple[str, ...], ...]:
+    # Union-find over profile names: two are linked when some pair of their document types reads the same
+    # root and payload and no version code both name tells them apart (conditions are not compared: two
+    # `when` XPaths may well overlap).
+    parent: dict[str, str] = {}
+
+    def top(name: str) -> str:
+        while parent.setdefault(name, name) != name:
+            name = parent[name]
+        return name
+
+    for entry in index.values():
+        for by_profile in entry.candidates.values():
+            names = list(by_profile)
+            for i, a in enumerate(names):
+                for b in names[i + 1:]:
+                    if any(not x.told_apart(y) for x in by_profile[a] for y in by_profile[b]):
+                        parent[top(b)] = top(a)
+    groups: dict[str, list[str]] = {}
+    for name in parent:
+        groups.setdefault(top(name), []).append(name)
+    return tuple(sorted(tuple(sorted(g)) for g in groups.values() if len(g) > 1))
 
 
 def _find_descriptors(dirs: Sequence[Path]) -> list[Path]:

@@ -83,6 +83,7 @@ def oco() -> ProfileRegistry:
 class TestPublicApi:
     @pytest.mark.parametrize("name", [
         "gateway.profiles", "gateway.profiles.descriptor", "gateway.profiles.profile", "gateway.profiles.registry",
+        "gateway.profiles.versions",
         "gateway.pipeline.parse", "gateway.pipeline.identify", "gateway.pipeline.validate",
         "gateway.pipeline.extract", "gateway.responses", "gateway.samples", "gateway.cli.validate_cmd",
     ])
@@ -185,12 +186,24 @@ class TestRegistryLoad:
         folder = _profile(tmp_path / "p", "schema_root: ../elsewhere\n" + DESCRIPTOR.format(name="p"))
         assert "schema_root" in _load_error(folder) and str(tmp_path / "elsewhere") in _load_error(folder)
 
-    def test_two_profiles_claiming_the_same_document_conflict(self, tmp_path: Path) -> None:
-        """Two profiles reading the same root, payload and condition are refused, naming both files."""
-        first = _profile(tmp_path / "all" / "a", DESCRIPTOR.format(name="a"))
-        second = _profile(tmp_path / "all" / "b", DESCRIPTOR.format(name="b"))
-        message = _load_error(tmp_path / "all")
-        assert str(first / "profile.yaml") in message and str(second / "profile.yaml") in message
+    def test_two_profiles_claiming_the_same_document_load_as_one_family(self, tmp_path: Path) -> None:
+        """Two profiles reading the same root, payload and version codes load side by side, as one family."""
+        _profile(tmp_path / "all" / "a", DESCRIPTOR.format(name="a"))
+        _profile(tmp_path / "all" / "b", DESCRIPTOR.format(name="b"))
+        assert ProfileRegistry.load(tmp_path / "all").families == (("a", "b"),)
+
+    def test_one_profile_claiming_a_document_twice_conflicts(self, tmp_path: Path) -> None:
+        """Within one profile, two document types on the same root, payload and condition are refused."""
+        text = DESCRIPTOR.format(name="p") + f"""
+  - name: again
+    kind: DEC
+    root: "{{{E}}}Env"
+    payload: "{{{D}}}Doc"
+    schemas: [env.xsd, doc.xsd]
+"""
+        folder = _profile(tmp_path / "p", text)
+        message = _load_error(folder)
+        assert str(folder / "profile.yaml") in message and "p/DEC" in message
 
     def test_two_profiles_with_one_name_conflict(self, tmp_path: Path) -> None:
         """Profile names are unique: the `oco-profile` header must say which one matched."""
