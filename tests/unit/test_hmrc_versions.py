@@ -12,8 +12,11 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+import yaml
+from click.testing import CliRunner
 
 from gateway import headers as h
+from gateway.cli.run_cmd import run as run_command
 from gateway.config import GatewaySettings
 from gateway.errors import ProfileError
 from gateway.pipeline.chain import Pipeline, build_stages
@@ -116,3 +119,22 @@ class TestHmrcVersionsSideBySide:
             build_stages(settings, registry)
         assert "participants.gb-modern.profile_versions" in str(info.value)
         assert "hmrc-dms, hmrc-dms-v2" in str(info.value)
+
+
+class TestStartup:
+    def test_run_refuses_an_undecided_network_before_consuming(self, tmp_path: Path) -> None:
+        """`oco-gateway run` with both HMRC versions and no profile_versions exits 2, naming the keys to set."""
+        assert SHARED.is_dir(), MISSING
+        profiles = tmp_path / "profiles"
+        profiles.mkdir()
+        for folder in PROFILES:
+            (profiles / folder.name).symlink_to(folder, target_is_directory=True)
+        config = tmp_path / "network.yaml"
+        config.write_text(yaml.safe_dump({
+            "profiles_dir": str(profiles),
+            "participants": {"gb-a": {"name": "A"}},
+            "members": {"GB": {"name": "United Kingdom", "submitters": ["gb-a"]}},
+        }))
+        result = CliRunner().invoke(run_command, ["--config", str(config)])
+        assert result.exit_code == 2, result.output
+        assert "participants.gb-a.profile_versions" in result.output and "hmrc-dms, hmrc-dms-v2" in result.output

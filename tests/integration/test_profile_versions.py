@@ -1,0 +1,97 @@
+"""HMRC DMS 2.x and 3.x side by side on the real broker: each participant gets its own version's verdict.
+
+The running gateway loads this network's own profiles folder (OCO's, HMRC's 3.x and 2.x, from ``../shared``)
+and ``profile_versions`` says that ``gb-legacy`` still submits DMS 2.x while everyone else moved to 3.x.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from gateway import headers as h
+from gateway.access.identities import GATEWAY
+from gateway.ops.broker import free_ports
+from gateway.ops.process import GatewayProcess
+from gateway.responses import read_response
+from gateway.topics import deliver_topic
+from tests.conftest import KafkaAccess
+from tests.integration.test_main_path import headers_of, submit_and_follow
+from tests.unit.test_hmrc_versions import BOTH, MISSING, NEWER, PROFILES, SHARED
+
+pytestmark = [pytest.mark.kafka]
+
+_SEQ = itertools.count()
+
+
+class HmrcNetwork:
+    """A network of its own with member GB, a DMS 2.x participant and a DMS 3.x one, provisioned on the broker."""
+
+    def __init__(self, tmp_path: Path, access: KafkaAccess) -> None:
+        n = next(_SEQ)
+        self.access = access
+        self.bootstrap = access.bootstrap
+        self.legacy, self.modern = f"p{n}-gb-legacy", f"p{n}-gb-modern"
+        profiles = tmp_path / "profiles"  # one folder of profile folders, as an operator's OCO_PROFILES_DIR
+        profiles.mkdir()
+        for folder in PROFILES:
+            (profiles / folder.name).symlink_to(folder, target_is_directory=True)
+        self.path = tmp_path / "network.yaml"
+        self.path.write_text(yaml.safe_dump({
+            "kafka": {"bootstrap_servers": self.bootstrap, "group_id": f"gw-versions-{n}"},
+            "profiles_dir": str(profiles),
+            "profile_versions": ["hmrc-dms"],
+            "participants": {self.legacy: {"name": "Legacy", "profile_versions": ["hmrc-dms-v2"]},
+                             self.modern: {"name": "Modern"}},
+            "members": {"GB": {"name": "United Kingdom", "submitters": [self.legacy, self.modern]}},
+        }))
+        access.provision(self.path)
+
+    @property
+    def admin(self) -> dict[str, object]:
+        """The super user's client options, for the test's own observers."""
+        return self.access.admin
+
+    def identity(self, name: str) -> dict[str, object]:
+        """A participant's client options."""
+        return self.access.security(name)
+
+
+@pytest.fixture(scope="module")
+def hmrc_network(tmp_path_factory: pytest.TempPathFactory, kafka_access: KafkaAccess) -> HmrcNetwork:
+    assert SHARED.is_dir(), MISSING
+    return HmrcNetwork(tmp_path_factory.mktemp("hmrc-network"), kafka_access)
+
+
+@pytest.fixture(scope="module")
+def hmrc_gateway(hmrc_network: HmrcNetwork, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
+    process = GatewayProcess(hmrc_network.path, bootstrap_servers=hmrc_network.bootstrap,
+                             metrics_port=free_ports(1)[0], log_path=tmp_path_factory.mktemp("gw") / "gateway.log",
+                             env=hmrc_network.access.env(GATEWAY))
+    process.start()
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+class TestHmrcVersionsOnTheBroker:
+    async def test_each_participant_gets_the_verdict_of_its_version(self, hmrc_network: HmrcNetwork,
+                                                                    hmrc_gateway: GatewayProcess) -> None:
+        """The same 3.x-only declaration is delivered from the 3.x participant and rejected from the 2.x one;
+        a declaration both versions accept is delivered from both, each tagged with its own profile."""
+        topic = deliver_topic("GB")
+        verdicts = {}
+        for participant in (hmrc_network.modern, hmrc_network.legacy):
+            ids, replies, seen = await submit_and_follow(hmrc_network, participant,
+                                                         [NEWER.read_bytes(), BOTH.read_bytes()], [topic])
+            newer, both = (read_response(replies[t]) for t in ids)
+            delivered = {t: headers_of(record)[h.PROFILE] for t, record in seen[topic].items()}
+            verdicts[participant] = (newer.status, both.status, [delivered.get(t) for t in ids],
+                                     all(i.code.startswith("SCHEMAV_") for i in newer.issues))
+        assert verdicts[hmrc_network.modern] == ("received", "received", ["hmrc-dms", "hmrc-dms"], True)
+        assert verdicts[hmrc_network.legacy] == ("rejected", "received", [None, "hmrc-dms-v2"], True)
