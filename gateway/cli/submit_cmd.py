@@ -14,9 +14,9 @@ from gateway.errors import ConfigError, GatewayError, Rejection
 from gateway.kafka_security import acting_as, client_options
 from gateway.pipeline.context import Submission
 from gateway.pipeline.extract import extract_routing
-from gateway.pipeline.identify import ProfileSelector
+from gateway.pipeline.identify import ProfileSelector, version_plan
 from gateway.pipeline.parse import SafeParser
-from gateway.profiles import ProfileRegistry
+from gateway.profiles import ProfileRegistry, VersionPlan
 from gateway.responses import ResponseSummary, read_response
 from gateway.transport.client import ParticipantClient
 
@@ -45,7 +45,11 @@ def submit(files: tuple[Path, ...], participant: str, config_path: str | None,
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
     bootstrap = bootstrap_servers or settings.kafka.bootstrap_servers
-    keyer = _Keyer(ProfileRegistry.load([settings.profiles_dir]), settings.gateway.max_message_bytes)
+    try:
+        registry = ProfileRegistry.load([settings.profiles_dir])
+        keyer = _Keyer(registry, version_plan(settings, registry), settings.gateway.max_message_bytes)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
     try:
         ok = asyncio.run(_submit(bootstrap, security, participant, files, keyer, timeout, final))
     except GatewayError as exc:
@@ -56,8 +60,9 @@ def submit(files: tuple[Path, ...], participant: str, config_path: str | None,
 class _Keyer:
     """Derive the Kafka key (participant + LRN) the way the gateway will, so versions stay in order."""
 
-    def __init__(self, registry: ProfileRegistry, max_bytes: int) -> None:
-        self._stages = [SafeParser(max_bytes), ProfileSelector(registry), extract_routing]
+    def __init__(self, registry: ProfileRegistry, versions: VersionPlan | None, max_bytes: int) -> None:
+        # The participant's configured version, as the gateway picks it: versions of one profile read the LRN alike.
+        self._stages = [SafeParser(max_bytes), ProfileSelector(registry, versions), extract_routing]
 
     def __call__(self, participant: str, payload: bytes) -> bytes | None:
         submission = Submission(payload=payload, participant=participant, tracking_id="")
