@@ -51,7 +51,8 @@ class ProfileSelector:
     def __init__(self, registry: ProfileRegistry, versions: VersionPlan | None = None,
                  today: Callable[[], dt.date] = _utc_today) -> None:
         self._select = registry.select
-        self._versions = versions
+        # Without families nothing is ever chosen: skip the per-message closure.
+        self._versions = versions if registry.families else None
         self._today = today
 
     def __call__(self, submission: Submission) -> Submission:
@@ -65,6 +66,11 @@ class ProfileSelector:
                 do and the configuration names none of them for this participant.
         """
         versions = self._versions
-        choose = None if versions is None else versions.chooser(submission.participant, self._today())
-        submission.profile = self._select(submission.document, choose)
+        if versions is None:
+            submission.profile = self._select(submission.document)
+            return submission
+        participant, today = submission.participant, self._today
+        # The clock is read only when several versions remain, not for every message.
+        submission.profile = self._select(submission.document,
+                                          lambda names: versions.choose(participant, names, today()))
         return submission

@@ -158,14 +158,20 @@ class ProfileRegistry:
             if entry.payload_tags:
                 payload = next(root.iterchildren(*entry.payload_tags), None)
             target = root if payload is None else payload
-            matched = [found for documents in entry.candidates.get(None if payload is None else payload.tag,
-                                                                   {}).values()
-                       if (found := next((d for d in documents if d.matches(target)), None)) is not None]
-            if len(matched) == 1:
-                matched[0].check_version(root)
-                return matched[0]
-            if matched:
-                return _pick(root, matched, choose)
+            by_profile = entry.candidates.get(None if payload is None else payload.tag, {})
+            if len(by_profile) == 1:  # the usual case, kept as cheap as before versions existed
+                for candidate in next(iter(by_profile.values())):
+                    if candidate.matches(target):
+                        candidate.check_version(root)
+                        return candidate
+            else:
+                matched = [found for documents in by_profile.values()
+                           if (found := next((d for d in documents if d.matches(target)), None)) is not None]
+                if len(matched) == 1:
+                    matched[0].check_version(root)
+                    return matched[0]
+                if matched:
+                    return _pick(root, matched, choose)
         raise self._unknown(root, payload)
 
     def _unknown(self, root: etree._Element, payload: etree._Element | None) -> Unidentified:

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from gateway.errors import ProfileError
-from gateway.profiles.registry import Choose, ProfileRegistry
+from gateway.profiles.registry import ProfileRegistry
 
 __all__ = ["VersionChoice", "VersionPlan"]
 
@@ -79,15 +79,6 @@ class VersionPlan:
         if not due:
             return None
         return max(due, key=lambda c: c.since or dt.date.min).profile
-
-    def chooser(self, participant: str, today: dt.date) -> Choose:
-        """Return the registry's ``choose`` for one participant's message.
-
-        Args:
-            participant: who submitted.
-            today: the date cut-overs are compared with.
-        """
-        return lambda names: self.choose(participant, names, today)
 
     @staticmethod
     def _check(family: tuple[str, ...], key: str, choices: Sequence[VersionChoice], *, required: bool,

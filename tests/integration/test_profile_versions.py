@@ -21,7 +21,7 @@ from gateway.responses import read_response
 from gateway.topics import deliver_topic
 from tests.conftest import KafkaAccess
 from tests.integration.test_main_path import headers_of, submit_and_follow
-from tests.unit.test_hmrc_versions import BOTH, MISSING, NEWER, PROFILES, SHARED
+from tests.unit.test_hmrc_versions import BOTH, MISSING, NEWER, SHARED, profiles_folder
 
 pytestmark = [pytest.mark.kafka]
 
@@ -36,14 +36,10 @@ class HmrcNetwork:
         self.access = access
         self.bootstrap = access.bootstrap
         self.legacy, self.modern = f"p{n}-gb-legacy", f"p{n}-gb-modern"
-        profiles = tmp_path / "profiles"  # one folder of profile folders, as an operator's OCO_PROFILES_DIR
-        profiles.mkdir()
-        for folder in PROFILES:
-            (profiles / folder.name).symlink_to(folder, target_is_directory=True)
         self.path = tmp_path / "network.yaml"
         self.path.write_text(yaml.safe_dump({
             "kafka": {"bootstrap_servers": self.bootstrap, "group_id": f"gw-versions-{n}"},
-            "profiles_dir": str(profiles),
+            "profiles_dir": str(profiles_folder(tmp_path)),
             "profile_versions": ["hmrc-dms"],
             "participants": {self.legacy: {"name": "Legacy", "profile_versions": ["hmrc-dms-v2"]},
                              self.modern: {"name": "Modern"}},

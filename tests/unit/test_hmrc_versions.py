@@ -37,6 +37,15 @@ CANCEL = SAMPLES / "TT_EX010a" / "TT_EX010a_Cancellation.xml"
 CUT_OVER = dt.date(2026, 12, 1)
 
 
+def profiles_folder(parent: Path) -> Path:
+    """Return a folder of profile folders (OCO, HMRC 3.x, HMRC 2.x), as an operator's OCO_PROFILES_DIR."""
+    folder = parent / "profiles"
+    folder.mkdir()
+    for profile in PROFILES:
+        (folder / profile.name).symlink_to(profile, target_is_directory=True)
+    return folder
+
+
 def network(**extra: object) -> GatewaySettings:
     """GB's network: gb-legacy still on DMS 2.x, gb-modern on 3.x (the default), gb-moving switching on CUT_OVER."""
     participants = {
@@ -125,13 +134,9 @@ class TestStartup:
     def test_run_refuses_an_undecided_network_before_consuming(self, tmp_path: Path) -> None:
         """`oco-gateway run` with both HMRC versions and no profile_versions exits 2, naming the keys to set."""
         assert SHARED.is_dir(), MISSING
-        profiles = tmp_path / "profiles"
-        profiles.mkdir()
-        for folder in PROFILES:
-            (profiles / folder.name).symlink_to(folder, target_is_directory=True)
         config = tmp_path / "network.yaml"
         config.write_text(yaml.safe_dump({
-            "profiles_dir": str(profiles),
+            "profiles_dir": str(profiles_folder(tmp_path)),
             "participants": {"gb-a": {"name": "A"}},
             "members": {"GB": {"name": "United Kingdom", "submitters": ["gb-a"]}},
         }))
