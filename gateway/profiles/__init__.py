@@ -8,5 +8,5 @@ from gateway.profiles.profile import Profile
 from gateway.profiles.registry import ProfileRegistry
 from gateway.profiles.versions import VersionChoice, VersionPlan
 
-__all__ = ["ModelReaders", "Profile", "ProfileDescriptor", "ProfileRegistry", "VersionChoice", "VersionPlan", "lazy_readers",
-           "load_descriptor"]
+__all__ = ["ModelReaders", "Profile", "ProfileDescriptor", "ProfileRegistry", "VersionChoice", "VersionPlan",
+           "lazy_readers", "load_descriptor"]
