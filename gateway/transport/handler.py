@@ -1,10 +1,12 @@
 """The batch handler: run the pipeline over a batch of records, publish every output, then let it commit.
 
-At-least-once: the offsets of a batch are committed (by the subscriber's ack policy) only after this
-returns, i.e. after the broker acknowledged every output. Any failure raises, the batch is NACKed (the
-consumer seeks back) and processed again: duplicates are possible, loss is not. Exactly-once
-(``gateway.exactly_once``): ``publish`` sends inside the input partition's transaction and the caller commits
-each partition up to :attr:`BatchHandler.given_back` (see :mod:`gateway.transport.transactions`).
+At-least-once: the offsets of a batch are committed only after the broker acknowledged every output of it
+(``__call__`` awaits the acknowledgements; ``BatchHandler.publish`` leaves them to ``transport/confirming.py``,
+which commits in the background while the next batch is processed). Any failure raises, the consumer seeks
+back and the batch is processed again: duplicates are possible, loss is not. Exactly-once
+(``gateway.exactly_once``): the ``publish`` callable given to the handler sends inside the input partition's
+transaction and the caller commits each partition up to :attr:`BatchHandler.given_back` (see
+:mod:`gateway.transport.transactions`).
 
 No single input stalls the gateway (docs/architecture.md, *One participant never holds another*):
 
@@ -52,7 +54,7 @@ from gateway.transport.fairness import FairQueue, Usage
 from gateway.transport.reading import UnreadableRecord
 from gateway.transport.workers import Job, Outcome, PipelineWorkers
 
-__all__ = ["BatchHandler", "Consumer", "MessageResult", "Publish"]
+__all__ = ["BatchHandler", "Consumer", "MessageResult", "Publish", "PublishedBatch"]
 
 log = structlog.get_logger(__name__)
 
@@ -76,6 +78,22 @@ class Consumer(Protocol):
     def resume(self, *partitions: TopicPartition) -> None: ...
 
     def assignment(self) -> set[TopicPartition]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class PublishedBatch:
+    """A batch whose outputs are with the producer: its results, and what may be committed once they are acknowledged.
+
+    Attributes:
+        results: one per message answered in this batch.
+        offsets: partition -> (first offset of the batch, offset to commit once confirmed); a partition given
+            back commits only up to what it gave back.
+        confirm: awaits every acknowledgement (replacing records refused for good); raises what may heal.
+    """
+
+    results: list[MessageResult]
+    offsets: dict[TopicPartition, tuple[int, int]]
+    confirm: Callable[[], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,12 +137,29 @@ class BatchHandler:
         self._consumer: Consumer | None = None
 
     async def __call__(self, records: Sequence[Any], consumer: Consumer | None = None) -> list[MessageResult]:
-        """Process records (aiokafka ``ConsumerRecord``s) and publish their outputs.
+        """Process records (aiokafka ``ConsumerRecord``s), publish their outputs and await every acknowledgement.
 
         Args:
             records: one consumed batch.
             consumer: the consumer that fetched them, to give back what the batch leaves for later; without
                 one, the batch waits for every record (no budget, no slow lane).
+
+        Raises:
+            Exception: whatever publishing raised that a retry may heal; the caller must not commit the batch.
+        """
+        batch = await self.publish(records, consumer)
+        await batch.confirm()
+        return batch.results
+
+    async def publish(self, records: Sequence[Any], consumer: Consumer | None = None) -> PublishedBatch:
+        """Process records and hand their outputs to the producer, without awaiting the acknowledgements.
+
+        The caller awaits :meth:`PublishedBatch.confirm` before committing :attr:`PublishedBatch.offsets`
+        (``transport/confirming.py`` does it in the background while the next batch is processed).
+
+        Args:
+            records: one consumed batch.
+            consumer: as for :meth:`__call__`.
 
         Raises:
             Exception: whatever publishing raised that a retry may heal; the caller must not commit the batch.
@@ -207,8 +242,7 @@ class BatchHandler:
             self._pause_slow_participants()
             if give_back:
                 log.debug("batch_gave_back", partitions=len(give_back), slow=len(self._slow))
-        await self._confirm(sent, results)
-        return results
+        return PublishedBatch(results, _offsets(records, give_back), lambda: self._confirm(sent, results))
 
     def _submission(self, record: Any) -> Submission:
         source = SourceRef(record.topic, record.partition, record.offset)
@@ -413,6 +447,15 @@ def _participant(topic: str) -> str | None:
 
 def _key(record: Any) -> tuple[str, int, int]:
     return (record.topic, record.partition, record.offset)
+
+
+def _offsets(records: Sequence[Any], give_back: dict[_TP, int]) -> dict[TopicPartition, tuple[int, int]]:
+    """Each partition's first offset in the batch and the offset to commit (past its last record, or given back)."""
+    found: dict[TopicPartition, tuple[int, int]] = {}
+    for (topic, partition), batch in _by_partition(records).items():
+        first, end = batch[0].offset, batch[-1].offset + 1
+        found[TopicPartition(topic, partition)] = (first, min(end, give_back.get((topic, partition), end)))
+    return found
 
 
 def _by_partition(records: Sequence[Any]) -> dict[_TP, list[Any]]:

@@ -192,6 +192,18 @@ class TestBudget:
         rest = await h_(records[len(results):], Consumer(TopicPartition(A, 0)))
         assert len(results) + len(rest) <= 10
 
+    async def test_publish_commits_only_up_to_what_it_gave_back(self, settings, registry) -> None:
+        """``publish`` returns, per partition, the batch's first offset and the offset to commit: past its last
+        record, or where it gave the rest back."""
+        producer, consumer = Producer(), Consumer(TopicPartition(A, 0), TopicPartition(B, 0))
+        records = [record(A, i, sleep=0.06) for i in range(10)] + [record(B, 3)]
+        h_ = handler(settings, registry, producer, batch_seconds=0.1, slow_message_seconds=1.0)
+        batch = await h_.publish(records, consumer)
+        await batch.confirm()
+        given_back = consumer.seeks[TopicPartition(A, 0)]
+        assert batch.offsets == {TopicPartition(A, 0): (0, given_back), TopicPartition(B, 0): (3, 4)}
+        assert 0 < given_back < 10
+
     async def test_slow_message_leaves_the_batch_and_is_answered_later(self, settings, registry) -> None:
         """A message past slow_message_seconds: its partition is given back from it and paused; the batch ends;
         once done, its result waits and is published when the record comes again, without running it twice."""
