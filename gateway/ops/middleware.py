@@ -21,8 +21,9 @@ log = structlog.get_logger("gateway.batch")
 def observing(metrics: GatewayMetrics) -> type[BaseMiddleware]:
     """Return a middleware class that records metrics and logs for every consumed batch.
 
-    The handler returns a list of ``MessageResult``; this reads it after the handler (and thus after
-    the outputs were acknowledged) so counts only include what really went out.
+    The handler returns a list of ``MessageResult``, read after the handler (and thus after the outputs were
+    acknowledged), or a ``Confirming`` whose results are read once its outputs are acknowledged and its offsets
+    committed (``transport/confirming.py``): either way counts only include what really went out.
 
     Args:
         metrics: where to record.
@@ -37,13 +38,31 @@ def observing(metrics: GatewayMetrics) -> type[BaseMiddleware]:
                 metrics.publish_failures.inc()
                 log.exception("batch_failed_will_retry")
                 raise
-            metrics.batch.observe(time.perf_counter() - started)
-            now_ms = time.time() * 1000
-            for r in results or ():
-                _observe(metrics, r, now_ms)
+            confirmed = getattr(results, "confirmed", None)
+            if confirmed is None:
+                _observe_batch(metrics, results or (), started)
+            else:  # acknowledged and committed in the background (transport/confirming.py): count it then
+                confirmed.add_done_callback(lambda done: _confirmed(metrics, done, results.results, started))
             return results
 
     return ObservingMiddleware
+
+
+def _confirmed(metrics: GatewayMetrics, done: Any, results: Any, started: float) -> None:
+    if done.cancelled():
+        return
+    if done.exception() is not None:
+        metrics.publish_failures.inc()
+        log.warning("batch_failed_will_retry", error=repr(done.exception()))
+        return
+    _observe_batch(metrics, results, started)
+
+
+def _observe_batch(metrics: GatewayMetrics, results: Any, started: float) -> None:
+    metrics.batch.observe(time.perf_counter() - started)
+    now_ms = time.time() * 1000
+    for r in results:
+        _observe(metrics, r, now_ms)
 
 
 def _observe(metrics: GatewayMetrics, result: Any, now_ms: float) -> None:
