@@ -165,6 +165,7 @@ def build_app(settings: GatewaySettings, registry: ProfileRegistry,
                 raise
         return results
 
+    reading.poll_promptly(submissions, max_records=k.batch_max_records, timeout_ms=k.batch_timeout_ms)
     reading.harden(submissions)  # a record aiokafka cannot decode must not end the consume loop
 
     ready = {"ok": False}
