@@ -38,7 +38,8 @@ from gateway.pipeline.route import Output
 from gateway.profiles import ProfileRegistry
 from gateway.topics import submit_topic
 from gateway.transport import reading
-from gateway.transport.handler import BatchHandler, MessageResult
+from gateway.transport.confirming import Confirmations
+from gateway.transport.handler import BatchHandler
 from gateway.transport.transactions import PartitionTransactions, offsets_to_commit
 
 __all__ = ["GatewayApp", "build_app"]
@@ -139,22 +140,26 @@ def build_app(settings: GatewaySettings, registry: ProfileRegistry,
         max_records=k.batch_max_records,
         batch_timeout_ms=k.batch_timeout_ms,
         auto_offset_reset="earliest",
-        # Commit after the handler returned (outputs acknowledged); on failure seek back and retry.
-        # FastStream's Kafka default, ACK_FIRST, commits before processing: at-most-once. Exactly-once: the
-        # offsets go through each partition's transaction, never through the consumer (MANUAL, never acked).
-        ack_policy=AckPolicy.MANUAL if exactly_once else AckPolicy.NACK_ON_ERROR,
+        # Offsets are never committed by FastStream (its Kafka default, ACK_FIRST, commits before processing:
+        # at-most-once). At-least-once: `confirmations` commits a batch, in order, once its outputs are
+        # acknowledged, and seeks back on failure. Exactly-once: the offsets go through each partition's
+        # transaction, never through the consumer.
+        ack_policy=AckPolicy.MANUAL,
         isolation_level="read_committed",  # the submit topics are not transactional: harmless, and future-proof
         listener=transactions.listener() if exactly_once else None,
         max_partition_fetch_bytes=settings.gateway.max_message_bytes * 2,
         parser=reading.parse_safely,  # FastStream's own fails the batch on a header value that is not UTF-8
     )
 
+    confirmations = Confirmations()  # the next batch is processed while this one's outputs are acknowledged
+
     @submissions
-    async def on_batch(msg: KafkaMessage) -> list[MessageResult]:
+    async def on_batch(msg: KafkaMessage) -> Any:  # a Confirming (exactly-once: the results); pydantic cannot model it
         raw = msg.raw_message
         records = raw if isinstance(raw, tuple) else (raw,)
         if not exactly_once:
-            return await handler(records, msg.consumer)  # the consumer: to give back what the batch leaves
+            # the consumer: to give back what the batch leaves for later, and to commit
+            return await confirmations(lambda: handler.publish(records, msg.consumer), records, msg.consumer)
         async with transactions.lock:  # no rebalance takes a partition's producer away in the middle
             records = transactions.fresh(records)  # fetched before a rebalance or an abort: maybe committed
             try:
@@ -201,6 +206,9 @@ def build_app(settings: GatewaySettings, registry: ProfileRegistry,
         # committed, and leaves the group.
         ready["ok"] = False
         metrics.up.set(0)
+        # From now on each batch waits for its own commit (the broker's graceful stop then covers it), and the
+        # batches already answered are committed now: nothing answered is answered again after the restart.
+        await confirmations.finish(settings.gateway.shutdown_grace_seconds)
 
     async def release() -> None:
         # After the broker stopped: nothing is in flight any more.

@@ -76,6 +76,7 @@ class Confirmations:
         self._epoch = 0
         self._failed: BaseException | None = None
         self._busy = False
+        self._finishing = False
 
     async def __call__(self, publish: Callable[[], Awaitable[PublishedBatch]], records: Sequence[Any],
                        consumer: OffsetConsumer) -> Confirming:
@@ -111,6 +112,8 @@ class Confirmations:
             task = asyncio.create_task(self._confirm(previous, batch, pending, consumer, confirmed))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+            if self._finishing:  # stopping: the consumer closes once this returns
+                await asyncio.wait({task})
             return Confirming(batch.results, confirmed)
         finally:
             self._busy = False
@@ -178,6 +181,16 @@ class Confirmations:
         self._pending.clear()
         self._epoch += 1
         self._failed = None
+
+    async def finish(self, timeout: float) -> None:
+        """Before stopping: from now on each batch returns only once it is committed, and the confirmations
+        in flight are waited for (up to ``timeout`` seconds).
+
+        Args:
+            timeout: seconds to wait at most.
+        """
+        self._finishing = True
+        await self.drain(timeout)
 
     async def drain(self, timeout: float = 10.0) -> None:
         """Wait (up to ``timeout`` seconds) for the confirmations in flight: before stopping, so that what was

@@ -174,3 +174,12 @@ class TestConfirmations:
         asyncio.get_running_loop().call_later(0.01, first[1].set_result, None)
         await confirmations.drain(timeout=5)
         assert consumer.commits == [{P0: 5}]
+
+    async def test_when_finishing_a_batch_returns_only_once_committed(self) -> None:
+        """Once stopping, the batch in hand is committed before the handler returns (the consumer closes after)."""
+        consumer, confirmations = Consumer(), Confirmations()
+        await confirmations.finish(timeout=1)
+        first = batch(P0, 0, 5)
+        asyncio.get_running_loop().call_later(0.01, first[1].set_result, None)
+        await submit(confirmations, consumer, first)
+        assert consumer.commits == [{P0: 5}]
