@@ -198,6 +198,22 @@ class Report:
             "e2e / parse_validate": ratio(e2e.rate, pv.rate) if e2e and pv else None,
         }
 
+    def naive_ratios(self) -> dict[str, float | None]:
+        """Return the gateway's figures ÷ the naive baseline's, same run (None when either is missing).
+
+        Throughput: above 1 the gateway drains a backlog faster. Latency (p50, p99, at the same offered rate):
+        below 1 the gateway answers sooner.
+        """
+        e2e, naive = self.get("end_to_end"), self.get("naive_throughput")
+        paced, naive_paced = self.get("latency"), self.get("naive_latency")
+        found: dict[str, float | None] = {}
+        if e2e and naive:
+            found["throughput, gateway / naive"] = ratio(e2e.rate, naive.rate)
+        if paced and naive_paced and paced.latency and naive_paced.latency:
+            found["latency p50, gateway / naive"] = ratio(paced.latency.p50_ms, naive_paced.latency.p50_ms)
+            found["latency p99, gateway / naive"] = ratio(paced.latency.p99_ms, naive_paced.latency.p99_ms)
+        return found
+
     def isolation(self) -> dict[str, float | None]:
         """Return, per fast member, its registered/s with the slow member busy ÷ with only the fast members busy.
 
@@ -252,6 +268,11 @@ def render(report: Report) -> str:
         lines += ["", "ratios (end-to-end throughput ÷ baseline throughput):"]
         for name, value in report.ratios().items():
             lines.append(f"  {name:<24}" + _ratio_cell(value))
+        naive = report.naive_ratios()
+        if naive:
+            lines += ["", "gateway ÷ naive baseline (same run, same corpus and rate; throughput above 1 and latency "
+                          "below 1: the gateway does better):"]
+            lines += [f"  {name:<30}" + _ratio_cell(value) for name, value in naive.items()]
     if report.scaleout:
         lines += ["", "scale-out (the same backlog drained by one gateway process, then by several in one group):",
                   f"{'measurement':<46}{'decl/s':>9}{'':>27}  {'n':>6}{'seconds':>9}", "-" * 98]
@@ -356,6 +377,7 @@ def to_json(report: Report) -> dict[str, Any]:
         "corpus": asdict(report.corpus),
         "measurements": {x.key: {**asdict(x), "rate": x.rate} for x in report.measurements},
         "ratios": report.ratios(),
+        "naive_ratios": report.naive_ratios(),
         "diagnostics": report.diagnostics,
         "members": {x.key: {**asdict(x), "rate": x.rate} for x in report.members},
         "isolation": report.isolation(),

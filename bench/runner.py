@@ -29,6 +29,7 @@ from bench.end_to_end import latency, throughput
 from bench.exactly_once import exactly_once_phases
 from bench.kafka_io import (Outgoing, ReplyCollector, new_tracking_id, produce_all, quiet_kafka_client,
                             read_tracking_ids, use_broker)
+from bench.naive import NaivePlan, naive_phases
 from bench.network import MEMBERS, PARTICIPANTS, write_network
 from bench.priority import LANE_MEMBER, LanePlan, lane_phase
 from bench.probes import Probe, describe_interval
@@ -309,6 +310,13 @@ async def _kafka_phases(report: Report, options: Options, corpus: list[Declarati
 
     await exactly_once_phases(report, corpus, gateway.config, broker, options.state_dir,
                               latency_seconds=options.latency_seconds, say=say)
+
+    # The same corpus and rate through what a typical FastStream user writes, with the gateway stopped.
+    naive, notes = await naive_phases(bootstrap, corpus, NaivePlan(
+        rate=rate, seconds=options.latency_seconds, xsd=settings.profiles_dir / "oco" / "DocumentMetaData_1_OCO.xsd",
+        partitions=settings.kafka.partitions, log_path=options.state_dir / "naive.log"), say)
+    report.measurements += naive
+    report.diagnostics.update(notes)
 
 
 def _check_outputs(delivered: Counter[str], sent: set[str], reply_duplicates: int) -> str:

@@ -7,6 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from lxml import etree
 from prometheus_client import generate_latest
 
 from bench.__main__ import parse_args
@@ -136,6 +137,36 @@ class TestArithmetic:
         report = Report("c", {}, SizeSummary(1, 1, 1, 1, 1, 1, 1), [Measurement("parse_validate", "pv", 10, 1.0)])
         assert report.ratios() == {"e2e / consume_only": None, "e2e / parse_validate": None}
         assert "n/a" in render(report)
+
+
+class TestNaiveBaseline:
+    def test_naive_ratios_table_and_json(self, tmp_path: Path) -> None:
+        """The gateway's throughput and latency percentiles are divided by the naive baseline's of the same run."""
+        report = Report("python -m bench", {"cpus": 2}, SizeSummary(4, 4.0, 26.5, 50.0, 0.1, 1, 76), [
+            Measurement("end_to_end", "end-to-end", 1000, 2.0),  # 500/s
+            Measurement("latency", "latency", 100, 1.0, Latency(100, 20.0, 40.0, 50.0, 22.0)),
+            Measurement("naive_throughput", "naive", 1000, 4.0),  # 250/s
+            Measurement("naive_latency", "naive latency", 100, 1.0, Latency(100, 10.0, 80.0, 90.0, 15.0)),
+        ])
+        assert report.naive_ratios() == {"throughput, gateway / naive": 2.0, "latency p50, gateway / naive": 2.0,
+                                         "latency p99, gateway / naive": 0.5}
+        table = render(report)
+        assert "gateway ÷ naive baseline" in table and "(200.0%)" in table and "(50.0%)" in table
+        data = json.loads(write_json(report, tmp_path / "latest.json").read_text())
+        assert data["naive_ratios"]["latency p99, gateway / naive"] == 0.5
+
+    def test_without_the_naive_phase_no_section(self) -> None:
+        """A run without the naive measurements shows no naive ratios."""
+        report = Report("c", {}, SizeSummary(1, 1, 1, 1, 1, 1, 1), [Measurement("end_to_end", "e2e", 10, 1.0)])
+        assert report.naive_ratios() == {}
+        assert "naive" not in render(report)
+
+    def test_naive_service_validates_the_corpus(self, corpus: list[Declaration]) -> None:
+        """Every corpus declaration is valid against the schema the naive service loads (else its figures mean
+        nothing)."""
+        xsd = Path(__file__).resolve().parents[2] / "schemas" / "oco" / "DocumentMetaData_1_OCO.xsd"
+        schema = etree.XMLSchema(etree.parse(str(xsd)))
+        assert all(schema.validate(etree.fromstring(d.payload)) for d in corpus)
 
 
 class TestDiagnosticsAndOptions:
