@@ -38,7 +38,7 @@ from gateway.pipeline.route import Output
 from gateway.profiles import ProfileRegistry
 from gateway.topics import submit_topic
 from gateway.transport import reading
-from gateway.transport.confirming import Confirmations
+from gateway.transport.confirming import Confirmations, DrainOnRevoke
 from gateway.transport.handler import BatchHandler
 from gateway.transport.transactions import PartitionTransactions, offsets_to_commit
 
@@ -133,6 +133,7 @@ def build_app(settings: GatewaySettings, registry: ProfileRegistry,
                            settings.gateway, transactional=exactly_once)
     topics = [submit_topic(p) for p in sorted(settings.participants)]
 
+    confirmations = Confirmations()  # the next batch is processed while this one's outputs are acknowledged
     submissions = broker.subscriber(
         *topics,
         group_id=k.group_id,
@@ -146,12 +147,12 @@ def build_app(settings: GatewaySettings, registry: ProfileRegistry,
         # transaction, never through the consumer.
         ack_policy=AckPolicy.MANUAL,
         isolation_level="read_committed",  # the submit topics are not transactional: harmless, and future-proof
-        listener=transactions.listener() if exactly_once else None,
+        # Before a rebalance moves partitions away: exactly-once, each partition's transaction ends; at-least-once,
+        # what was answered is committed.
+        listener=transactions.listener() if exactly_once else DrainOnRevoke(confirmations),
         max_partition_fetch_bytes=settings.gateway.max_message_bytes * 2,
         parser=reading.parse_safely,  # FastStream's own fails the batch on a header value that is not UTF-8
     )
-
-    confirmations = Confirmations()  # the next batch is processed while this one's outputs are acknowledged
 
     @submissions
     async def on_batch(msg: KafkaMessage) -> Any:  # a Confirming (exactly-once: the results); pydantic cannot model it

@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import structlog
-from aiokafka import TopicPartition
+from aiokafka import ConsumerRebalanceListener, TopicPartition
 
 from gateway.transport.handler import MessageResult, PublishedBatch
 
-__all__ = ["Confirmations", "Confirming", "OffsetConsumer"]
+__all__ = ["Confirmations", "Confirming", "DrainOnRevoke", "OffsetConsumer"]
 
 log = structlog.get_logger(__name__)
 
@@ -201,6 +201,27 @@ class Confirmations:
         """
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=timeout)
+
+
+class DrainOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Before partitions go to another gateway, let the confirmations in flight commit what was answered, so the
+    new owner does not answer it again.
+
+    Args:
+        confirmations: the subscriber's confirmations.
+        timeout: seconds the rebalance waits for them at most.
+    """
+
+    def __init__(self, confirmations: Confirmations, timeout: float = 5.0) -> None:
+        self._confirmations = confirmations
+        self._timeout = timeout
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        """Wait for the confirmations in flight (the consumer may still commit for these partitions)."""
+        await self._confirmations.drain(self._timeout)
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        """Nothing to do: a partition starts from its committed offset."""
 
 
 def _firsts(records: Sequence[Any]) -> dict[TopicPartition, int]:

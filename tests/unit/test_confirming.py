@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import pytest
 from aiokafka import TopicPartition
 
-from gateway.transport.confirming import Confirmations
+from gateway.transport.confirming import Confirmations, DrainOnRevoke
 from gateway.transport.handler import PublishedBatch
 
 P0, P1 = TopicPartition("oco.submit.a", 0), TopicPartition("oco.submit.a", 1)
@@ -182,4 +182,15 @@ class TestConfirmations:
         first = batch(P0, 0, 5)
         asyncio.get_running_loop().call_later(0.01, first[1].set_result, None)
         await submit(confirmations, consumer, first)
+        assert consumer.commits == [{P0: 5}]
+
+
+class TestDrainOnRevoke:
+    async def test_revocation_waits_for_the_commits_in_flight(self) -> None:
+        """Before partitions move to another gateway, what was answered is committed."""
+        consumer, confirmations = Consumer(), Confirmations()
+        first = batch(P0, 0, 5)
+        await submit(confirmations, consumer, first)
+        asyncio.get_running_loop().call_later(0.01, first[1].set_result, None)
+        await DrainOnRevoke(confirmations).on_partitions_revoked({P0})
         assert consumer.commits == [{P0: 5}]
