@@ -24,7 +24,7 @@ from aiokafka.errors import KafkaError
 
 from gateway.ops.metrics import KafkaWatchMetrics
 
-__all__ = ["LagWatch", "PartitionLag", "partition_lags"]
+__all__ = ["LagWatch", "PartitionLag", "Progress", "partition_lags"]
 
 log = structlog.get_logger(__name__)
 
@@ -87,6 +87,7 @@ class LagWatch:
         self._stopping = asyncio.Event()
         self.last: list[PartitionLag] = []
         self._reached: float | None = None  # monotonic time of the last check that reached the broker
+        self.progress = Progress()
 
     async def run(self) -> None:
         """Check, then wait ``interval``, until :meth:`stop`; Kafka errors only set the gauges to say so."""
@@ -149,6 +150,7 @@ class LagWatch:
             lags += partition_lags(group, committed, mine, starts)
         waiting = [lag for lag in lags if lag.records > 0]
         ages = await asyncio.wait_for(self._ages(consumer, waiting), budget) if waiting else {}
+        self.progress.update(lags)
         for lag in lags:
             labels = (lag.group, lag.partition.topic, str(lag.partition.partition))
             self._metrics.lag.labels(*labels).set(lag.records)
@@ -183,6 +185,33 @@ class LagWatch:
             if records and records[0].timestamp >= 0:
                 ages[(lag.group, lag.partition)] = max(0.0, now - records[0].timestamp / 1000)
         return ages
+
+
+class Progress:
+    """Whether the groups move: how long a partition with records waiting has kept the same committed offset.
+
+    Args:
+        clock: monotonic seconds (tests pass their own).
+    """
+
+    def __init__(self, clock: Any = time.monotonic) -> None:
+        self._clock = clock
+        self._since: dict[tuple[str, TopicPartition], tuple[int, float]] = {}  # -> (committed, unchanged since)
+        self._waiting: set[tuple[str, TopicPartition]] = set()
+
+    def update(self, lags: Sequence[PartitionLag]) -> None:
+        """Take one check's lags."""
+        now = self._clock()
+        for lag in lags:
+            key = (lag.group, lag.partition)
+            if self._since.get(key, (None, 0.0))[0] != lag.committed:
+                self._since[key] = (lag.committed, now)
+        self._waiting = {(lag.group, lag.partition) for lag in lags if lag.records > 0}
+
+    def stalled_for(self) -> float:
+        """Seconds the longest-stuck partition with records waiting has kept its committed offset (0: none)."""
+        now = self._clock()
+        return max((now - since for key, (_, since) in self._since.items() if key in self._waiting), default=0.0)
 
 
 async def _close(admin: AIOKafkaAdminClient | None, consumer: AIOKafkaConsumer | None) -> None:

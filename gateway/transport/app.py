@@ -44,6 +44,8 @@ from gateway.transport.transactions import PartitionTransactions, offsets_to_com
 
 __all__ = ["GatewayApp", "build_app"]
 
+STALLED_SECONDS = 120.0  # /readyz fails when records wait and nothing was committed for this long
+
 log = structlog.get_logger(__name__)
 
 
@@ -227,7 +229,10 @@ def build_app(settings: GatewaySettings, registry: ProfileRegistry,
 
     @get(include_in_schema=False)
     async def readyz(scope: Any) -> AsgiResponse:
-        if ready["ok"] and feed.loaded.is_set() and await broker.ping(timeout=2.0):
+        # Not ready either when records wait and the group has committed nothing for STALLED_SECONDS: a consumer
+        # that is connected but makes no progress is not doing its job.
+        moving = watch.progress.stalled_for() < STALLED_SECONDS
+        if ready["ok"] and feed.loaded.is_set() and moving and await broker.ping(timeout=2.0):
             return AsgiResponse(b"ready\n", 200)
         return AsgiResponse(b"not ready\n", 503)
 

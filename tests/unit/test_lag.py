@@ -24,3 +24,28 @@ class TestPartitionLags:
         """A read_committed end (last stable offset) may sit behind a commit made in the same transaction."""
         (lag,) = partition_lags("g", {T0: 8}, {T0: 7}, {})
         assert lag.records == 0
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class TestProgress:
+    def test_a_partition_with_records_waiting_and_the_same_commit_is_stalled_for_that_long(self) -> None:
+        from gateway.ops.lag import Progress
+
+        clock = Clock()
+        progress = Progress(clock)
+        progress.update(partition_lags("g", {T0: 5, T1: 9}, {T0: 20, T1: 9}, {}))
+        clock.now = 30.0
+        progress.update(partition_lags("g", {T0: 5, T1: 9}, {T0: 25, T1: 12}, {}))
+        assert progress.stalled_for() == 30.0  # T0 stuck at 5 with records waiting; T1 waits since now only
+        clock.now = 40.0
+        progress.update(partition_lags("g", {T0: 6, T1: 9}, {T0: 25, T1: 12}, {}))
+        assert progress.stalled_for() == 40.0  # T0 moved; T1 at 9 since 0 s, records waiting since 30 s
+        progress.update(partition_lags("g", {T0: 25, T1: 12}, {T0: 25, T1: 12}, {}))
+        assert progress.stalled_for() == 0.0  # nothing waits: nothing is stalled
