@@ -100,9 +100,8 @@ class TestControls:
         started = time.monotonic()
         await Controls(delay=0.2).pause()
         assert time.monotonic() - started >= 0.2
-        started = time.monotonic()
-        await asyncio.wait_for(Controls().pause(), 0.1)
-        assert time.monotonic() - started < 0.1
+        # Without a delay it returns at once: far within a bound that a loaded machine still meets.
+        await asyncio.wait_for(Controls().pause(), 5)
 
 
 def _app(controls: Controls, **options: Any) -> Starlette:

@@ -55,7 +55,7 @@ class TestSafeParser:
         """Nested entity declarations are refused as a DTD, without expanding anything."""
         started = time.perf_counter()
         rejection = _reject(parser, BILLION_LAUGHS)
-        assert time.perf_counter() - started < 1.0
+        assert time.perf_counter() - started < 10.0  # expanding it would take far longer (and gigabytes)
         assert [i.code for i in rejection.issues] == ["OCO-DTD-FORBIDDEN"]
         assert rejection.dead_letter and rejection.stage == "parse"
 
