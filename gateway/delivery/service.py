@@ -117,6 +117,8 @@ class DeliveryService:
 
     def _observe(self, member: str, lane: Lane, decision: Decision, seconds: float) -> None:
         self.metrics.deliveries.labels(member, decision.outcome).inc()
+        if decision.answer is not None and decision.answer.duplicate:
+            self.metrics.replays.labels(member).inc()
         if decision.outcome != "held":
             self.metrics.call.labels(member).observe(seconds)
             self.metrics.steps.labels(member, "national_call").observe(seconds)
@@ -160,6 +162,7 @@ class DeliveryService:
                 self.metrics.deliveries.labels(w.member, outcome)  # exported at 0, so rate() sees the first one
             for lane in Lane:
                 self.metrics.lanes.labels(w.member, lane.value)
+            self.metrics.replays.labels(w.member)
             for step in DELIVERY_STEPS:
                 self.metrics.steps.labels(w.member, step)
         # Each member's lag and whether Kafka answers, seen from outside the loops (which may be stuck).

@@ -22,12 +22,14 @@ from gateway.delivery.backoff import RetryPolicy
 from gateway.delivery.breaker import BreakerState, CircuitBreaker
 from gateway.errors import AdapterError, AdapterProtocolError, AdapterUnavailable, Issue
 from gateway.pipeline.route import Output
-from gateway.responses import TaxDue, build_response
+from gateway.responses import Statement, TaxDue, build_response
 from gateway.topics import DEAD_LETTER, reply_topic, retry_topic
 
 __all__ = ["Decision", "InRecord", "MemberWorker"]
 
 log = structlog.get_logger("gateway.delivery")
+
+REPLAY_TYPE, REPLAY_CODE = "DUP", "NATIONAL-REPLAY"  # the Response remark of an answer replayed by the national system
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,10 +180,19 @@ class MemberWorker:
     def _reply(self, record: InRecord, declaration: Declaration, answer: NationalAnswer) -> Output:
         reg, assessment = answer.registration, answer.assessment
         taxes = _totals_by_code(assessment) if assessment else []
+        statements = []
+        if answer.duplicate:
+            # A replay (after a crash, a timeout, a retry): the submitter and the operator both see it.
+            log.info("national_replay", member=self.member, tracking_id=declaration.tracking_id, lrn=declaration.lrn,
+                     attempt=declaration.attempt)
+            statements.append(Statement(REPLAY_TYPE, REPLAY_CODE, f"the national system of {self.member} had "
+                                        "already registered this declaration (same idempotency key) and answered "
+                                        "with that registration again: it is registered once"))
         body = build_response(
             status="accepted" if answer.accepted else "rejected", tracking_id=declaration.tracking_id or "unknown",
             lrn=declaration.lrn, member=self.member, issues=answer.issues,
-            declaration_id=reg.reference if reg else None, accepted_at=reg.date if reg else None, taxes=taxes)
+            declaration_id=reg.reference if reg else None, accepted_at=reg.date if reg else None, taxes=taxes,
+            statements=statements)
         headers = {h.TRACKING_ID: declaration.tracking_id, h.PARTICIPANT: declaration.participant,
                    h.MEMBER: self.member, h.LRN: declaration.lrn,
                    h.STATUS: "accepted" if answer.accepted else "rejected"}

@@ -137,6 +137,10 @@ class DeliveryMetrics:
             "oco_gateway_delivery_breaker_state", "Circuit breaker per member: 0 closed, 1 half open, 2 open.",
             ["member"], registry=r)
         self.up = Gauge("oco_gateway_delivery_up", "1 while a member's delivery loop runs.", ["member"], registry=r)
+        self.replays = Counter(
+            "oco_gateway_delivery_replays_total", "Answers the national system replayed: it had registered the "
+            "declaration before under the same idempotency key (after a crash, a timeout or a retry).", ["member"],
+            registry=r)
         self.in_flight = Gauge("oco_gateway_delivery_in_flight", "National calls in flight per member (at most "
                                "members.<M>.delivery.concurrency).", ["member"], registry=r)
 

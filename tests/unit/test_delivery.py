@@ -103,6 +103,18 @@ class TestMemberWorker:
         summary = read_response(reply.value)
         assert (summary.status, summary.lrn, summary.declaration_id) == ("accepted", "LRN-1", "FJ-000001")
 
+    async def test_a_replayed_answer_is_marked_in_the_reply_and_counted(self) -> None:
+        """The national system answers a redelivery with its first registration: the submitter's Response says
+        so (NATIONAL-REPLAY), once registered; the first answer carries no such mark."""
+        adapter = FakeAdapter("FJ", {})
+        worker = self.worker(adapter)
+        first = read_response((await worker.handle(record())).outputs[0].value)
+        again = await worker.handle(record())
+        replay = read_response(again.outputs[0].value)
+        assert first.statements == () and again.answer is not None and again.answer.duplicate
+        assert replay.declaration_id == first.declaration_id == "FJ-000001"
+        assert [(s.type_code, s.code) for s in replay.statements] == [("DUP", "NATIONAL-REPLAY")]
+
     async def test_national_rejection_becomes_rejected_reply(self) -> None:
         """A national refusal is answered 'rejected' with the national reason, and is not retried."""
         decision = await self.worker(FakeAdapter("FJ", {"reject_lrns": ["LRN-1"]})).handle(record())
