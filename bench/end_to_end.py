@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 
 from bench import BenchError
 from bench.corpus import Declaration, relabel
-from bench.kafka_io import ReplyCollector, new_tracking_id, producer
+from bench.kafka_io import ReplyCollector, new_tracking_id, producer, send_open_loop
 from bench.probes import Probe, Reading
 from bench.report import Latency, Measurement
 from gateway import headers as h
@@ -132,24 +132,15 @@ async def latency(bootstrap_servers: str, collector: ReplyCollector, corpus: Seq
     already = collector.statuses.get("received", 0)
     prod = producer(bootstrap_servers)
     await prod.start()
-    due: dict[str, float] = {}
-    lag = 0.0
+
+    async def send(d: Declaration) -> tuple[str, Awaitable[object]]:
+        tid = new_tracking_id()
+        return tid, await prod.send(submit_topic(d.participant), d.payload, key=d.key,
+                                    headers=[(h.TRACKING_ID, tid.encode())])
+
     try:
         start = probe.read()
-        first = time.perf_counter() + 0.05
-        acks = []
-        for i, d in enumerate(batch):
-            when = first + i / rate
-            wait = when - time.perf_counter()
-            if wait > 0:
-                await asyncio.sleep(wait)
-            else:
-                lag = max(lag, -wait)
-            tid = new_tracking_id()
-            due[tid] = when
-            acks.append(await prod.send(submit_topic(d.participant), d.payload, key=d.key,
-                                        headers=[(h.TRACKING_ID, tid.encode())]))
-        await asyncio.gather(*acks)
+        due, lag, _ = await send_open_loop(batch, rate, send)
     finally:
         await prod.stop()
     missing = await collector.wait_for(set(due), stall_timeout)

@@ -9,7 +9,7 @@ import logging
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from typing import Any
@@ -22,7 +22,7 @@ from gateway.ops.broker import ADMIN_USER, LocalBroker
 
 __all__ = ["FinalReply", "Outgoing", "ReplyCollector", "SeenReplies", "network_kafka", "new_tracking_id",
            "produce_all", "producer", "quiet_kafka_client", "read_tracking_ids", "round_trips", "security",
-           "use_broker"]
+           "send_open_loop", "use_broker"]
 
 FETCH_BYTES = 8 * 1024 * 1024  # as the gateway's consumer: max_message_bytes * 2
 
@@ -90,6 +90,36 @@ def producer(bootstrap_servers: str) -> AIOKafkaProducer:
     # Batches of up to 1 MiB: the default 16 KiB holds no corpus declaration but the smallest.
     return AIOKafkaProducer(bootstrap_servers=bootstrap_servers, **security(), acks="all", enable_idempotence=True, linger_ms=5,
                             max_batch_size=1024 * 1024, max_request_size=FETCH_BYTES)
+
+
+async def send_open_loop(batch: Sequence[Any], rate: float,
+                         send: Callable[[Any], Awaitable[tuple[str, Awaitable[Any]]]]) -> tuple[dict[str, float], float, float]:
+    """Send ``batch`` at ``rate`` per second whatever the answers (open loop), then wait for every ack.
+
+    Args:
+        batch: what to send, prepared before the clock starts (the sender should only send).
+        rate: sends per second.
+        send: sends one item; returns its id and the producer's ack.
+
+    Returns:
+        id -> the time it was due (``perf_counter``), the worst lag behind schedule, the first due time.
+    """
+    due: dict[str, float] = {}
+    lag = 0.0
+    first = time.perf_counter() + 0.05
+    acks = []
+    for i, item in enumerate(batch):
+        when = first + i / rate
+        wait = when - time.perf_counter()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        else:
+            lag = max(lag, -wait)
+        ident, ack = await send(item)
+        due[ident] = when
+        acks.append(ack)
+    await asyncio.gather(*acks)
+    return due, lag, first
 
 
 async def produce_all(bootstrap_servers: str, records: Iterable[Outgoing], window: int = 500) -> int:

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,7 +18,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from bench import BenchError
 from bench.corpus import Declaration, relabel
-from bench.kafka_io import FETCH_BYTES, network_kafka, producer, quiet_kafka_client, security
+from bench.kafka_io import FETCH_BYTES, network_kafka, producer, quiet_kafka_client, security, send_open_loop
 from bench.probes import cpu_seconds
 from bench.report import Latency, Measurement
 
@@ -237,22 +237,12 @@ async def _paced(bootstrap_servers: str, corpus: Sequence[Declaration], rate: fl
     batch = [relabel(corpus[i % len(corpus)], f"BNAI-{i:07d}") for i in range(count)]
     prod = producer(bootstrap_servers)
     await prod.start()
-    due: dict[str, float] = {}
-    lag = 0.0
+
+    async def send(d: Declaration) -> tuple[str, Awaitable[object]]:
+        cid = str(uuid.uuid4())
+        return cid, await prod.send(NAIVE_INPUT, d.payload, key=d.key, headers=[(_CORRELATION, cid.encode())])
+
     try:
-        first = time.perf_counter() + 0.05
-        acks = []
-        for i, d in enumerate(batch):
-            when = first + i / rate
-            wait = when - time.perf_counter()
-            if wait > 0:
-                await asyncio.sleep(wait)
-            else:
-                lag = max(lag, -wait)
-            cid = str(uuid.uuid4())
-            due[cid] = when
-            acks.append(await prod.send(NAIVE_INPUT, d.payload, key=d.key, headers=[(_CORRELATION, cid.encode())]))
-        await asyncio.gather(*acks)
+        return await send_open_loop(batch, rate, send)
     finally:
         await prod.stop()
-    return due, lag, first

@@ -81,6 +81,11 @@ class Stream:
         await collect(self.replies, set(self.ids), at_least=self.total, timeout=240)
         await collect(self.deliveries, self.valid, at_least=len(self.valid), timeout=60)
 
+    def duplicates(self) -> dict[str, int]:
+        """Records seen more than once per output topic, by tracking id."""
+        return {tail.topic: sum(len(tail.history[t]) - 1 for t in self.ids if t in tail.history)
+                for tail in (self.replies, self.deliveries)}
+
     def check(self, mode: str) -> None:
         """Nothing lost; exactly-once: nothing twice on any output topic (at-least-once: counted only)."""
         wanted = set(self.ids)
@@ -89,8 +94,7 @@ class Stream:
         assert not missing_replies, f"{len(missing_replies)} inputs lost their reply, e.g. {sorted(missing_replies)[:5]}"
         assert not missing_deliveries, f"{len(missing_deliveries)} valid inputs never delivered"
         assert not (self.deliveries.records.keys() - self.valid), "a malformed input was delivered"
-        duplicates = {tail.topic: sum(len(tail.history[t]) - 1 for t in wanted if t in tail.history)
-                      for tail in (self.replies, self.deliveries)}
+        duplicates = self.duplicates()
         print(f"{mode}: duplicates per output topic: {duplicates}")
         if mode == "exactly_once":
             assert not any(duplicates.values()), f"duplicates in exactly-once mode: {duplicates}"
@@ -155,7 +159,11 @@ class TestBrokerKilled:
                 done = await stream.wait_started()
                 kill_broker(own_broker)
                 print(f"{mode}: broker killed after {done} of {stream.total} replies")
-                await asyncio.sleep(2)  # the gateway notices: requests fail, transactions cannot commit
+                # The gateway notices (its /readyz pings the broker) before the broker comes back.
+                deadline = time.monotonic() + 60
+                while await asyncio.to_thread(gateway.ready) and time.monotonic() < deadline:
+                    await asyncio.sleep(0.2)
+                assert not await asyncio.to_thread(gateway.ready), "the gateway never noticed the broker was gone"
                 await asyncio.to_thread(own_broker.start, 120)
                 await stream.wait_finished()
             finally:

@@ -42,8 +42,7 @@ class TestGatewaySigterm:
             finally:
                 second.stop()
             stream.check(mode)
-            duplicates = {tail.topic: sum(len(tail.history[t]) - 1 for t in stream.ids if t in tail.history)
-                          for tail in (stream.replies, stream.deliveries)}
+            duplicates = stream.duplicates()
             assert not any(duplicates.values()), f"an orderly stop still answered twice: {duplicates}"
 
 
