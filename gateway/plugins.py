@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from importlib.metadata import EntryPoint, entry_points
 
-from gateway.adapter_api import Adapter
+from gateway.sdk import Adapter
 from gateway.errors import PluginError
 
 __all__ = ["ADAPTER_GROUP", "COMMAND_GROUP", "AdapterCatalog"]
@@ -43,7 +43,7 @@ class AdapterCatalog:
                 raise PluginError(f"{origin} of group {ADAPTER_GROUP} cannot be imported: {exc!r}. "
                                   "Reinstall or remove that package.") from exc
             if not (isinstance(cls, type) and issubclass(cls, Adapter)):
-                raise PluginError(f"{origin} is not a subclass of gateway.adapter_api.Adapter")
+                raise PluginError(f"{origin} is not a subclass of gateway.sdk.Adapter")
             if not cls.NAME:
                 raise PluginError(f"{origin}: class {cls.__qualname__} sets no NAME")
             if cls.NAME in self._classes:

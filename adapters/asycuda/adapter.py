@@ -11,7 +11,7 @@ from adapters.asycuda.layout import load_layout
 from adapters.asycuda.mapping import AsycudaMapping, MappingError
 from adapters.asycuda.result import read_reply
 from adapters.asycuda.transport import AsycudaTransport, HttpTransport
-from gateway.adapter_api import Adapter, AdapterProtocolError, Declaration, NationalAnswer, parse_settings
+from gateway.sdk import Adapter, AdapterProtocolError, Declaration, NationalAnswer, parse_settings
 
 __all__ = ["AsycudaAdapter"]
 

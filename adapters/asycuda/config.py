@@ -11,7 +11,6 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from adapters.asycuda.layout import load_layout
-from gateway.adapter_api import parse_settings
 
 __all__ = ["AsycudaSettings", "HotFolderSettings"]
 

@@ -16,7 +16,7 @@ import time
 
 from adapters.asycuda.config import HotFolderSettings
 from adapters.asycuda.transport import ADAPTER, Reply
-from gateway.adapter_api import AdapterUnavailable
+from gateway.sdk import AdapterUnavailable
 
 __all__ = ["HotFolderTransport", "file_name"]
 

@@ -19,7 +19,7 @@ from lxml import etree
 from adapters.asycuda._dates import parse_date
 from adapters.asycuda._xml import XMLError, child_text, parse_xml
 from adapters.asycuda.transport import ADAPTER, Reply
-from gateway.adapter_api import AdapterProtocolError, Assessment, Issue, NationalAnswer, Registration, TaxLine
+from gateway.sdk import AdapterProtocolError, Assessment, Issue, NationalAnswer, Registration, TaxLine
 
 __all__ = ["read_reply"]
 

@@ -13,7 +13,7 @@ from typing import Protocol
 
 import httpx
 
-from gateway.adapter_api import AdapterProtocolError, AdapterUnavailable, header_value
+from gateway.sdk import AdapterProtocolError, AdapterUnavailable, header_value
 
 __all__ = ["ADAPTER", "AsycudaTransport", "HttpTransport", "Reply"]
 
@@ -82,7 +82,7 @@ class HttpTransport:
         Args:
             document: the ASYCUDA World declaration XML.
             key: sent as ``Idempotency-Key`` (percent-encoded UTF-8 when it is not printable ASCII, see
-                ``gateway.adapter_api.header_value``).
+                ``gateway.sdk.header_value``).
             tracking_id: sent as ``X-OCO-Tracking-Id``.
 
         Raises:

@@ -26,7 +26,7 @@ class ReplyRouter:
         bootstrap_servers: the member's Kafka cluster.
         topic: the reply topic.
         client_id: how the consumer shows in the broker's logs.
-        security: the client's security options (``gateway.adapter_api.kafka_client_options``).
+        security: the client's security options (``gateway.sdk.kafka_client_options``).
     """
 
     def __init__(self, bootstrap_servers: str, topic: str, client_id: str, *,

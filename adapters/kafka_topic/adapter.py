@@ -13,7 +13,7 @@ from adapters.kafka_topic._replies import ReplyRouter
 from adapters.kafka_topic.protocol import IDEMPOTENCY_KEY, REPLAYED, TRACKING_ID, header
 from adapters.kafka_topic.settings import KafkaTopicSettings
 from adapters.wco_xml.answer import read_answer
-from gateway.adapter_api import (
+from gateway.sdk import (
     Adapter,
     AdapterProtocolError,
     AdapterUnavailable,

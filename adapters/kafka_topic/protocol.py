@@ -20,7 +20,7 @@ __all__ = [
 ]
 
 IDEMPOTENCY_KEY = "oco-idempotency-key"  # the gateway's own header names (gateway.headers), repeated here
-TRACKING_ID = "oco-tracking-id"  # because an adapter imports only gateway.adapter_api
+TRACKING_ID = "oco-tracking-id"  # because an adapter imports only gateway.sdk
 REPLAYED = "oco-replayed"
 
 

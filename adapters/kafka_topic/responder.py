@@ -4,7 +4,7 @@ It reads the member's request topic, judges each declaration like the WCO single
 profile, then business rules), registers each idempotency key once, and answers a WCO DM Response on the
 reply topic. A member building its own Kafka integration can read it as the protocol's executable spec.
 
-Controls (async, so the responder is a ``gateway.adapter_contract.NationalSystem``): ``set_down`` stops
+Controls (async, so the responder is a ``gateway.sdk.contract.NationalSystem``): ``set_down`` stops
 answering (requests wait in the topic, as with a real outage, and are answered once back up), ``set_delay``,
 ``reject_next``, and ``registrations(key)``.
 """
@@ -49,7 +49,7 @@ class MemberResponder:
         profiles_dir: schema profiles; default the gateway's.
         create_topics: create both topics when missing (the member owns them).
         partitions: partitions of topics it creates.
-        security: its clients' security options (``gateway.adapter_api.kafka_client_options``).
+        security: its clients' security options (``gateway.sdk.kafka_client_options``).
 
     Raises:
         ProfileError: the profiles cannot be loaded.

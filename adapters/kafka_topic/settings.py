@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from adapters.kafka_topic.protocol import default_reply_topic, default_request_topic
-from gateway.adapter_api import KafkaClientSecurity, parse_settings
+from gateway.sdk import KafkaClientSecurity
 
 __all__ = ["KafkaTopicSettings"]
 

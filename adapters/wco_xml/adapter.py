@@ -11,7 +11,7 @@ import httpx
 
 from adapters.wco_xml.answer import read_answer
 from adapters.wco_xml.settings import WcoXmlSettings
-from gateway.adapter_api import Adapter, AdapterProtocolError, AdapterUnavailable, Declaration, NationalAnswer, parse_settings
+from gateway.sdk import Adapter, AdapterProtocolError, AdapterUnavailable, Declaration, NationalAnswer, parse_settings
 
 __all__ = ["REPLAYED_HEADER", "WcoXmlAdapter"]
 

@@ -13,7 +13,7 @@ import xml.etree.ElementTree as ET  # noqa: N817 - the conventional alias
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
-from gateway.adapter_api import Assessment, Issue, NationalAnswer, Registration, TaxLine
+from gateway.sdk import Assessment, Issue, NationalAnswer, Registration, TaxLine
 
 __all__ = ["ACCEPTED_CODES", "REJECTED_CODES", "read_answer"]
 

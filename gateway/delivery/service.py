@@ -14,7 +14,7 @@ import structlog
 from aiokafka import AIOKafkaProducer
 from aiolimiter import AsyncLimiter
 
-from gateway.adapter_api import Adapter
+from gateway.sdk import Adapter
 from gateway.config import GatewaySettings
 from gateway.delivery.backoff import RetryPolicy
 from gateway.delivery.breaker import BreakerState, CircuitBreaker

@@ -16,7 +16,7 @@ from decimal import Decimal
 import structlog
 
 from gateway import headers as h
-from gateway.adapter_api import (Adapter, Assessment, Declaration, DeclarationModel, NationalAnswer,
+from gateway.sdk import (Adapter, Assessment, Declaration, DeclarationModel, NationalAnswer,
                                 idempotency_key)
 from gateway.delivery.backoff import RetryPolicy
 from gateway.delivery.breaker import BreakerState, CircuitBreaker

@@ -1,4 +1,4 @@
-"""Build the adapters' :class:`~gateway.declaration_model.DeclarationModel` from paths a profile declares.
+"""Build the adapters' :class:`~gateway.sdk.model.DeclarationModel` from paths a profile declares.
 
 Paths are XPath 1.0, relative to the payload element (``Declaration``), with WCO DM defaults
 (``_model_paths.DEFAULT_PATHS``) that a descriptor overrides key by key under ``model:``. The prefix ``dec``
@@ -16,16 +16,15 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 from lxml import etree
 
-from gateway.declaration_model import (Address, AeoHolder, Amount, DeclarationModel, DutyTaxLine, GoodsItem,
-                                       Location, Party, Quantity, Transport)
 from gateway.errors import AdapterProtocolError, ProfileError
 from gateway.profiles._model_paths import DEFAULT_PATHS
 from gateway.profiles._xpath import nodes_xpath, string_xpath
-from gateway.profiles.descriptor import DESCRIPTOR_NAME, ProfileDescriptor, load_descriptor
+from gateway.profiles.descriptor import ProfileDescriptor, load_descriptor
+from gateway.sdk.model import (Address, AeoHolder, Amount, DeclarationModel, DutyTaxLine, GoodsItem, Location, Party,
+                               Quantity, Transport)
 
 __all__ = ["DEFAULT_PATHS", "ModelReader", "ModelReaders", "default_readers", "lazy_readers"]
 

@@ -10,7 +10,7 @@ import pytest
 
 from adapters.kafka_topic import KafkaTopicAdapter
 from adapters.wco_xml import WcoXmlAdapter
-from gateway.adapter_api import Adapter, ConfigError, Declaration, NationalAnswer
+from gateway.sdk import Adapter, ConfigError, Declaration, NationalAnswer
 from gateway.errors import PluginError
 from gateway.plugins import ADAPTER_GROUP, AdapterCatalog
 
@@ -95,7 +95,7 @@ class TestAdapterCatalog:
 
     def test_non_adapter_is_refused(self) -> None:
         """An entry point pointing at a class that does not subclass Adapter stops the catalog."""
-        with pytest.raises(PluginError, match="not a subclass of gateway.adapter_api.Adapter"):
+        with pytest.raises(PluginError, match="not a subclass of gateway.sdk.Adapter"):
             AdapterCatalog([_entry("impostor", f"{_HERE}:NotAnAdapter")])
 
     def test_non_class_is_refused(self) -> None:

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from adapters.simkit import MAX_DELAY, CallLog, Controls, control_routes
+from gateway.sdk.simkit import MAX_DELAY, CallLog, Controls, control_routes
 
 # Each a JSON body of POST /control, and the key its error must name.
 BAD_VALUES = [

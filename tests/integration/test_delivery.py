@@ -17,7 +17,7 @@ from gateway.delivery.service import DeliveryService
 from gateway.plugins import ADAPTER_GROUP, AdapterCatalog
 from gateway.responses import read_response
 from gateway.samples import make_declaration
-from gateway.testing import FakeAdapter
+from gateway.sdk.testing import FakeAdapter
 from gateway.topics import DEAD_LETTER, deliver_topic, reply_topic
 from gateway.transport.client import TopicTail
 from gateway.transport.topics import ensure_topics
@@ -25,7 +25,7 @@ from tests.conftest import KafkaAccess
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
-FAKE = AdapterCatalog([EntryPoint("fake", "gateway.testing:FakeAdapter", ADAPTER_GROUP)])
+FAKE = AdapterCatalog([EntryPoint("fake", "gateway.sdk.testing:FakeAdapter", ADAPTER_GROUP)])
 FAST = {"base_delay": 0.2, "max_delay": 1.0, "max_attempts": 50, "breaker_failures": 3, "breaker_reset": 0.5,
         "rate_per_second": 500}
 

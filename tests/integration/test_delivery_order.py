@@ -19,7 +19,7 @@ from aiokafka import AIOKafkaProducer
 
 from gateway import headers as h
 from gateway.access.identities import DELIVERY, GATEWAY
-from gateway.adapter_api import idempotency_key
+from gateway.sdk import idempotency_key
 from gateway.ops.broker import free_ports
 from gateway.ops.process import ChildProcess, GatewayProcess
 from gateway.responses import read_response

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from gateway.access.identities import DELIVERY, GATEWAY
-from gateway.adapter_api import idempotency_key
+from gateway.sdk import idempotency_key
 from gateway.ops.broker import free_ports
 from gateway.ops.process import ChildProcess, GatewayProcess
 from gateway.responses import read_response

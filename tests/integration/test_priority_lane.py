@@ -19,7 +19,7 @@ from gateway.delivery.service import DeliveryService
 from gateway.plugins import ADAPTER_GROUP, AdapterCatalog
 from gateway.responses import read_response
 from gateway.samples import make_declaration
-from gateway.testing import FakeAdapter
+from gateway.sdk.testing import FakeAdapter
 from gateway.topics import deliver_topic, priority_topic, reply_topic
 from gateway.transport.client import TopicTail
 from gateway.transport.topics import ensure_topics
@@ -27,7 +27,7 @@ from tests.conftest import KafkaAccess
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
-FAKE = AdapterCatalog([EntryPoint("fake", "gateway.testing:FakeAdapter", ADAPTER_GROUP)])
+FAKE = AdapterCatalog([EntryPoint("fake", "gateway.sdk.testing:FakeAdapter", ADAPTER_GROUP)])
 
 
 def network(tmp_path, access: KafkaAccess, tag: str, member: str, adapter: dict, delivery: dict) -> GatewaySettings:

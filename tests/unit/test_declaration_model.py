@@ -12,7 +12,7 @@ from lxml import etree
 
 from gateway import _sample_data as data
 from gateway import headers as h
-from gateway.adapter_api import (Adapter, Amount, Declaration, DeclarationModel, NationalAnswer, Quantity,
+from gateway.sdk import (Adapter, Amount, Declaration, DeclarationModel, NationalAnswer, Quantity,
                                  Registration)
 from gateway.config import default_profiles_dir
 from gateway.delivery.worker import InRecord, MemberWorker

@@ -17,7 +17,7 @@ from gateway.delivery.lanes import Lane, LaneScheduler
 from gateway.delivery.worker import InRecord, MemberWorker
 from gateway.responses import read_response
 from gateway.samples import make_declaration
-from gateway.testing import FakeAdapter
+from gateway.sdk.testing import FakeAdapter
 
 
 class FakeClock:

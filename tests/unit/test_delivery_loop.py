@@ -16,7 +16,7 @@ from gateway.delivery.breaker import CircuitBreaker
 from gateway.delivery.lanes import Lane
 from gateway.delivery.loop import HELD_PER_PARTITION, DeliveryLoop
 from gateway.delivery.worker import MemberWorker
-from gateway.testing import FakeAdapter
+from gateway.sdk.testing import FakeAdapter
 from gateway.topics import deliver_topic, priority_topic, retry_topic
 
 M = "FJ"

@@ -10,10 +10,10 @@ POST     /control                         JSON any of ``down``, ``delay``, ``fai
                                           ``reject_next``; 200 the new controls, 400 ``{"error": ...}``
 GET      /control/registrations?key=K     200 ``{"key": K, "count": n}``; without key the totals
 GET      /control/calls?after=N           200 the declarations received over HTTP, in order, each with when it
-                                          arrived and was answered (:class:`adapters.simkit.CallLog`)
+                                          arrived and was answered (:class:`gateway.sdk.simkit.CallLog`)
 =======  ===============================  ==============================================================
 
-The control, registrations and health endpoints are :func:`adapters.simkit.control_routes`.
+The control, registrations and health endpoints are :func:`gateway.sdk.simkit.control_routes`.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from starlette.types import Receive, Scope, Send
 
 from adapters.asycuda.simulator.checks import Problem, errors_document
 from adapters.asycuda.simulator.service import AsycudaSimulator
-from adapters.simkit import CallLog, control_routes
+from gateway.sdk.simkit import CallLog, control_routes
 
 __all__ = ["DroppedConnectionFilter", "create_app"]
 

@@ -19,7 +19,7 @@ from adapters.asycuda.simulator.rates import DEFAULT_RATES, load_tariff
 from adapters.asycuda.simulator.service import AsycudaSimulator
 from adapters.asycuda.simulator.state import SimulatorState
 from adapters.asycuda.simulator.watcher import HotFolderWatcher
-from adapters.simkit import MAX_DELAY, Controls
+from gateway.sdk.simkit import MAX_DELAY, Controls
 
 __all__ = ["asycuda"]
 

@@ -1,4 +1,4 @@
-"""The simulator's memory: its failure controls (:class:`adapters.simkit.Controls`), the registrations by
+"""The simulator's memory: its failure controls (:class:`gateway.sdk.simkit.Controls`), the registrations by
 idempotency key, the counters.
 
 With a state file, registrations and counters survive a restart (written after each registration,
@@ -12,7 +12,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from adapters.simkit import Controls
+from gateway.sdk.simkit import Controls
 
 __all__ = ["Record", "SimulatorState"]
 

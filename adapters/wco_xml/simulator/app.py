@@ -8,10 +8,10 @@
 - ``GET /control``, ``POST /control`` (JSON, partial): ``{"down", "delay", "failure_rate", "reject_next"}``.
 - ``GET /control/registrations?key=K``: ``{"key": K, "count": n}``.
 - ``GET /control/calls?after=N``: the declarations received, in order, each with when it arrived and was
-  answered (:class:`adapters.simkit.CallLog`).
+  answered (:class:`gateway.sdk.simkit.CallLog`).
 - ``GET /health``: ``{"status": "ok", "member": ..., "down": ...}`` (alive even while simulating an outage).
 
-The control, registrations and health endpoints are :func:`adapters.simkit.control_routes`.
+The control, registrations and health endpoints are :func:`gateway.sdk.simkit.control_routes`.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from adapters.simkit import CallLog, Controls, control_routes
+from gateway.sdk.simkit import CallLog, Controls, control_routes
 from adapters.wco_xml.simulator.rules import DeclarationJudge
 from adapters.wco_xml.simulator.state import Registrations
 from gateway.errors import Issue

@@ -37,7 +37,7 @@ def wco(member: str, port: int, host: str, delay: float, down: bool, profiles: P
     # Imported here so `oco-gateway --help` does not load the XSDs or the web stack.
     import uvicorn
 
-    from adapters.simkit import Controls
+    from gateway.sdk.simkit import Controls
     from adapters.wco_xml.simulator.app import create_app
 
     try:

@@ -10,7 +10,7 @@ __all__ = ["SimulatorControl"]
 
 
 class SimulatorControl:
-    """Control handle of a simulator process (satisfies ``gateway.adapter_contract.NationalSystem``).
+    """Control handle of a simulator process (satisfies ``gateway.sdk.contract.NationalSystem``).
 
     Args:
         base_url: the simulator's address, ``http://127.0.0.1:8471``.

@@ -1,4 +1,4 @@
-"""What a running simulator remembers: the declarations it registered, by key (its knobs: ``adapters.simkit``)."""
+"""What a running simulator remembers: the declarations it registered, by key (its knobs: ``gateway.sdk.simkit``)."""
 
 from __future__ import annotations
 

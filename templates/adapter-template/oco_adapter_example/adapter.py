@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from gateway.adapter_api import (Adapter, AdapterProtocolError, AdapterUnavailable, Declaration, Issue,
+from gateway.sdk import (Adapter, AdapterProtocolError, AdapterUnavailable, Declaration, Issue,
                                  NationalAnswer, Registration, header_value, parse_settings)
 
 __all__ = ["ExampleAdapter", "ExampleSettings"]

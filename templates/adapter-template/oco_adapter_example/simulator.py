@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from gateway.adapter_api import header_value
+from gateway.sdk import header_value
 
 __all__ = ["ExampleSystem", "serve"]
 

@@ -7,8 +7,8 @@ from importlib.metadata import entry_points
 
 import pytest
 
-from gateway.adapter_api import ConfigError
-from gateway.adapter_contract import AdapterContract
+from gateway.sdk import ConfigError
+from gateway.sdk.contract import AdapterContract
 from gateway.plugins import ADAPTER_GROUP, AdapterCatalog
 from oco_adapter_example import ExampleAdapter
 from oco_adapter_example.simulator import ExampleSystem, serve

@@ -9,7 +9,7 @@ import pytest
 
 from adapters.asycuda import AsycudaAdapter
 from adapters.asycuda.transport import HttpTransport
-from gateway.adapter_api import Adapter, AdapterProtocolError, AdapterUnavailable, Declaration
+from gateway.sdk import Adapter, AdapterProtocolError, AdapterUnavailable, Declaration
 from gateway.ops.broker import free_ports
 from gateway.plugins import ADAPTER_GROUP
 from gateway.samples import make_declaration

@@ -9,7 +9,7 @@ import pytest
 
 from adapters.asycuda import AsycudaAdapter
 from adapters.asycuda.config import AsycudaSettings
-from gateway.adapter_api import ConfigError, parse_settings
+from gateway.sdk import ConfigError, parse_settings
 
 
 def parse(*, cls: Any, member: str, settings: Any) -> Any:

@@ -8,8 +8,8 @@ import pytest
 
 from adapters.asycuda import AsycudaAdapter
 from adapters.asycuda.hotfolder import file_name
-from gateway.adapter_api import header_value
-from gateway.adapter_contract import AdapterContract
+from gateway.sdk import header_value
+from gateway.sdk.contract import AdapterContract
 from tests.adapters.asycuda.conftest import SimulatorControl, SimulatorProcess
 
 

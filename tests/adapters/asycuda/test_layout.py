@@ -19,7 +19,7 @@ from adapters.asycuda.mapping import AsycudaMapping
 from adapters.asycuda.simulator.rates import DEFAULT_RATES, load_tariff
 from adapters.asycuda.simulator.service import AsycudaSimulator
 from adapters.asycuda.simulator.state import SimulatorState
-from adapters.simkit import Controls
+from gateway.sdk.simkit import Controls
 from gateway.errors import ConfigError
 from gateway.samples import make_declaration
 
@@ -139,7 +139,7 @@ class TestAdapterAndSimulator:
     def test_the_adapter_delivers_in_its_members_layout(self, tmp_path: Path) -> None:
         """End to end over HTTP: the adapter set to Nepal's layout, the simulator process checking it."""
         from tests.adapters.asycuda.conftest import SimulatorProcess
-        from gateway.adapter_api import Declaration
+        from gateway.sdk import Declaration
 
         simulator = SimulatorProcess(tmp_path / "sim.log", "--layout", "np-tia").start()
         try:

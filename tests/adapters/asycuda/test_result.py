@@ -9,7 +9,7 @@ import pytest
 
 from adapters.asycuda.result import read_reply
 from adapters.asycuda.transport import Reply
-from gateway.adapter_api import AdapterProtocolError, Issue, TaxLine
+from gateway.sdk import AdapterProtocolError, Issue, TaxLine
 
 ASSESSED = b"""<?xml version="1.0" encoding="UTF-8"?>
 <ASYCUDA id="5000001">

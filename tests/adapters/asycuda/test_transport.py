@@ -12,7 +12,7 @@ import pytest
 from adapters.asycuda.config import HotFolderSettings
 from adapters.asycuda.hotfolder import HotFolderTransport, file_name
 from adapters.asycuda.transport import HttpTransport, Reply
-from gateway.adapter_api import AdapterProtocolError, AdapterUnavailable
+from gateway.sdk import AdapterProtocolError, AdapterUnavailable
 from gateway.ops.broker import free_ports
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.adapter_contract import AdapterContract
-from gateway.testing import FakeAdapter, FakeNationalSystem
+from gateway.sdk.contract import AdapterContract
+from gateway.sdk.testing import FakeAdapter, FakeNationalSystem
 
 
 class TestFakeAdapterContract(AdapterContract):

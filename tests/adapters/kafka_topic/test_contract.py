@@ -8,7 +8,7 @@ import pytest
 
 from adapters.kafka_topic import KafkaTopicAdapter
 from adapters.kafka_topic.responder import MemberResponder
-from gateway.adapter_contract import AdapterContract
+from gateway.sdk.contract import AdapterContract
 from tests.adapters.kafka_topic.conftest import MEMBER, MemberCluster
 
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from adapters.kafka_topic import KafkaTopicAdapter, KafkaTopicSettings
-from gateway.adapter_api import ConfigError, parse_settings
+from gateway.sdk import ConfigError, parse_settings
 
 
 def parse(*, cls: Any, member: str, settings: Any) -> Any:

@@ -1,6 +1,6 @@
 """A REST/JSON single-window adapter for Vanuatu, written from docs/adapters.md: the body comes from the model.
 
-It is the issue's example made real: no XML code of its own (no lxml, no XPath), only ``gateway.adapter_api``.
+It is the issue's example made real: no XML code of its own (no lxml, no XPath), only ``gateway.sdk``.
 The single window takes ``POST /api/declarations`` with a JSON body and the idempotency key in a header, and
 answers ``{"status": "REGISTERED", "registrationNumber": ...}`` or ``{"status": "REFUSED", "errors": [...]}``.
 """
@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.adapter_api import (Adapter, AdapterProtocolError, AdapterUnavailable, Amount, Declaration, Issue,
+from gateway.sdk import (Adapter, AdapterProtocolError, AdapterUnavailable, Amount, Declaration, Issue,
                                  NationalAnswer, Party, Quantity, Registration, header_value, parse_settings)
 
 __all__ = ["VuSingleWindowAdapter", "json_body"]

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from gateway.adapter_api import Declaration, idempotency_key
-from gateway.adapter_contract import AdapterContract
+from gateway.sdk import Declaration, idempotency_key
+from gateway.sdk.contract import AdapterContract
 from gateway.samples import make_declaration
 from tests.adapters.vu_json.adapter import VuSingleWindowAdapter
 from tests.adapters.vu_json.system import SingleWindow, serve
@@ -77,4 +77,4 @@ class TestVuSingleWindowBody:
         imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
         imported |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
         assert not {m for m in imported if m.split(".")[0] in ("lxml", "xml", "xmlschema", "defusedxml")}
-        assert {m for m in imported if m.startswith("gateway")} == {"gateway.adapter_api"}
+        assert {m for m in imported if m.startswith("gateway")} == {"gateway.sdk"}

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from adapters.wco_xml import WcoXmlAdapter
-from gateway.adapter_api import AdapterProtocolError, AdapterUnavailable, Declaration, Issue, idempotency_key
+from gateway.sdk import AdapterProtocolError, AdapterUnavailable, Declaration, Issue, idempotency_key
 from gateway.ops.broker import free_ports
 from gateway.responses import build_response
 from gateway.samples import make_declaration

@@ -9,8 +9,8 @@ import pytest
 
 from adapters.wco_xml import WcoXmlAdapter
 from adapters.wco_xml.simulator import SimulatorControl
-from gateway.adapter_api import header_value
-from gateway.adapter_contract import AdapterContract
+from gateway.sdk import header_value
+from gateway.sdk.contract import AdapterContract
 from tests.adapters.wco_xml.conftest import MEMBER
 
 

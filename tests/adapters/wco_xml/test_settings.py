@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from adapters.wco_xml import WcoXmlAdapter, WcoXmlSettings
-from gateway.adapter_api import ConfigError, parse_settings
+from gateway.sdk import ConfigError, parse_settings
 
 
 def parse(*, cls: Any, member: str, settings: Any) -> Any:

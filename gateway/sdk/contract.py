@@ -34,7 +34,7 @@ try:
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError("the adapter contract kit needs pytest: pip install 'oco-gateway[test]'") from exc
 
-from gateway.adapter_api import Adapter, AdapterUnavailable, Declaration, idempotency_key
+from gateway.sdk import Adapter, AdapterUnavailable, Declaration, idempotency_key
 from gateway.samples import make_declaration
 
 __all__ = ["AdapterContract", "NationalSystem"]

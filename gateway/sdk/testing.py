@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any
 
-from gateway.adapter_api import Adapter, AdapterProtocolError, AdapterUnavailable, Declaration, Issue, NationalAnswer, Registration
+from gateway.sdk import Adapter, AdapterProtocolError, AdapterUnavailable, Declaration, Issue, NationalAnswer, Registration
 
 __all__ = ["FakeAdapter", "FakeNationalSystem"]
 

@@ -1,4 +1,4 @@
-"""Tests for gateway.adapter_api.parse_settings: adapter settings checked by a pydantic model, told to operators."""
+"""Tests for gateway.sdk.parse_settings: adapter settings checked by a pydantic model, told to operators."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
-import gateway.adapter_api
-from gateway.adapter_api import ConfigError, parse_settings
+import gateway.sdk
+from gateway.sdk import ConfigError, parse_settings
 
 PREFIX = "members.FJ.adapter.settings"
 
@@ -133,4 +133,4 @@ class TestParseSettings:
 
     def test_exported_from_the_adapter_api(self) -> None:
         """parse_settings is part of the adapter API, listed in its __all__."""
-        assert "parse_settings" in gateway.adapter_api.__all__
+        assert "parse_settings" in gateway.sdk.__all__
