@@ -20,11 +20,13 @@ from __future__ import annotations
 from gateway.errors import AdapterProtocolError, AdapterUnavailable, ConfigError, Issue
 from gateway.sdk.interface import (Adapter, Assessment, Declaration, NationalAnswer, Registration, TaxLine,
                                    header_value, idempotency_key)
+from gateway.sdk.issues import POINTER, cannot_take, issue_code, national_issue
 from gateway.sdk.model import (Address, AeoHolder, Amount, DeclarationModel, DutyTaxLine, GoodsItem, Location,
                                Party, Quantity, Transport)
 from gateway.sdk.settings import KafkaClientSecurity, kafka_client_options, parse_settings
 
 __all__ = [
+    "POINTER",
     "Adapter",
     "AdapterProtocolError",
     "AdapterUnavailable",
@@ -46,8 +48,11 @@ __all__ = [
     "Registration",
     "TaxLine",
     "Transport",
+    "cannot_take",
     "header_value",
     "idempotency_key",
+    "issue_code",
     "kafka_client_options",
+    "national_issue",
     "parse_settings",
 ]
