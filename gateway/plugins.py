@@ -13,11 +13,13 @@ from importlib.metadata import EntryPoint, entry_points
 from gateway.sdk import Adapter
 from gateway.errors import PluginError
 
-__all__ = ["ADAPTER_GROUP", "COMMAND_GROUP", "AdapterCatalog"]
+__all__ = ["ADAPTER_GROUP", "COMMAND_GROUP", "SIMULATOR_GROUP", "AdapterCatalog"]
 
 ADAPTER_GROUP = "oco_gateway.adapters"
 COMMAND_GROUP = "oco_gateway.commands"
-"""Entry points of extra ``oco-gateway`` sub-commands (click commands), e.g. an adapter's simulator."""
+"""Entry points of extra ``oco-gateway`` sub-commands (click commands)."""
+SIMULATOR_GROUP = "oco_gateway.simulators"
+"""Entry points of national system simulators (click commands), run as ``oco-gateway simulate <name>``."""
 
 
 class AdapterCatalog:

@@ -16,6 +16,7 @@ from gateway.cli.dlq_cmd import dlq
 from gateway.cli.provision_cmd import provision_command
 from gateway.cli.run_cmd import run
 from gateway.cli.sample_cmd import sample
+from gateway.cli.simulate_cmd import simulate
 from gateway.cli.submit_cmd import submit
 from gateway.cli.up_cmd import down, up
 from gateway.cli.validate_cmd import validate
@@ -31,7 +32,8 @@ def main() -> None:
     """Integration gateway of the Pacific customs network (OCO)."""
 
 
-for command in (aeo, asyncapi, broker, deliver, demo, dlq, down, provision_command, run, sample, submit, up, validate):
+for command in (aeo, asyncapi, broker, deliver, demo, dlq, down, provision_command, run, sample, simulate, submit, up,
+                validate):
     main.add_command(command)
 
 

@@ -6,6 +6,5 @@
 from __future__ import annotations
 
 from adapters.wco_xml.simulator.cli import wco
-from adapters.wco_xml.simulator.control import SimulatorControl
 
-__all__ = ["SimulatorControl", "wco"]
+__all__ = ["wco"]

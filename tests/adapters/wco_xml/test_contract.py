@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from adapters.wco_xml import WcoXmlAdapter
-from adapters.wco_xml.simulator import SimulatorControl
+from gateway.sdk.simclient import SimulatorControl
 from gateway.sdk import header_value
 from gateway.sdk.contract import AdapterContract
 from tests.adapters.wco_xml.conftest import MEMBER

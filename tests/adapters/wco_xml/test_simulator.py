@@ -10,7 +10,8 @@ import pytest
 from click.testing import CliRunner
 from lxml import etree
 
-from adapters.wco_xml.simulator import SimulatorControl, wco
+from adapters.wco_xml.simulator import wco
+from gateway.sdk.simclient import SimulatorControl
 from gateway.config import default_profiles_dir
 from gateway.profiles import ProfileRegistry
 from gateway.responses import read_response
