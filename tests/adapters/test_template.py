@@ -50,19 +50,21 @@ def installed_env(template_wheel: Path, tmp_path_factory: pytest.TempPathFactory
     if done.returncode != 0:
         pytest.fail(f"installing the template's wheel failed:\n{done.stdout}\n{done.stderr}", pytrace=False)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    return {**env, "PYTHONPATH": str(target), "PYTHONDONTWRITEBYTECODE": "1"}
+    # PYTHONSAFEPATH: children (the simulator process) do not import the template's source folder either.
+    return {**env, "PYTHONPATH": str(target), "PYTHONDONTWRITEBYTECODE": "1", "PYTHONSAFEPATH": "1"}
 
 
 @pytest.mark.slow
 class TestAdapterTemplate:
     def test_wheel_declares_the_adapter_entry_point(self, template_wheel: Path) -> None:
-        """The built wheel holds the package and declares it in the oco_gateway.adapters group."""
+        """The built wheel holds the package and declares its adapter and its simulator as entry points."""
         with zipfile.ZipFile(template_wheel) as wheel:
             names = wheel.namelist()
             (entry_points,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
             declared = wheel.read(entry_points).decode()
         assert {"oco_adapter_example/adapter.py", "oco_adapter_example/simulator.py"} <= set(names)
         assert "[oco_gateway.adapters]\nexample = oco_adapter_example:ExampleAdapter" in declared
+        assert "[oco_gateway.simulators]\nexample = oco_adapter_example.simulator:example" in declared
 
     def test_gateway_finds_the_installed_adapter(self, installed_env: dict[str, str]) -> None:
         """With the package installed, the gateway's catalog of all installed adapters lists "example" from it."""

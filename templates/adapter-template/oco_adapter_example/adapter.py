@@ -1,19 +1,31 @@
-"""``ExampleAdapter``: deliver to a customs system that takes the XML and answers JSON over HTTP."""
+"""``ExampleAdapter``: deliver to a single window that takes JSON over HTTP, the body made from the declaration model.
+
+Everything here is what your adapter needs too, and nothing more: settings checked at start-up, the body
+read from ``declaration.model`` (no XML code), one HTTP call bounded by the adapter's own timeout, the
+idempotency key sent along, and the answer turned into a :class:`NationalAnswer` whose issues follow the
+gateway's conventions (codes ``<MEMBER>-EXSW-<REASON>``, pointers into the submitter's own document).
+"""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from gateway.sdk import (Adapter, AdapterProtocolError, AdapterUnavailable, Declaration, Issue,
-                                 NationalAnswer, Registration, header_value, parse_settings)
+from gateway.sdk import (Adapter, AdapterProtocolError, AdapterUnavailable, Amount, Declaration, NationalAnswer,
+                         Party, Registration, cannot_take, header_value, national_issue, parse_settings)
 
-__all__ = ["ExampleAdapter", "ExampleSettings"]
+__all__ = ["MAX_LINES", "SYSTEM", "ExampleAdapter", "ExampleSettings", "json_body"]
+
+SYSTEM = "EXSW"
+"""The national system's tag in issue codes: ``VU-EXSW-TARIFF``."""
+MAX_LINES = 99
+"""The single window takes at most this many lines; more is refused before sending, with a pointer."""
 
 
 class ExampleSettings(BaseModel):
@@ -21,24 +33,66 @@ class ExampleSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    url: str = Field(description="the system's base URL, such as https://customs.example/api")
-    timeout: float = Field(10.0, gt=0, strict=True, description="seconds one delivery may take in all")
+    url: str = Field(description="the system's base URL, such as https://sw.customs.example")
+    timeout: float = Field(10.0, gt=0, le=600, strict=True, description="seconds one delivery may take in all")
 
     @field_validator("url")
     @classmethod
     def _http_url(cls, url: str) -> str:  # a ValueError's text is what the operator reads after the key
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError(f"expected an http(s) URL, such as https://customs.example/api, not {url!r}")
+            raise ValueError(f"expected an http(s) URL, such as https://sw.customs.example, not {url!r}")
         return url.rstrip("/")
 
 
-class ExampleAdapter(Adapter):
-    """POST the declaration to ``<url>/declarations``; the system answers JSON.
+def _money(amount: Amount | None) -> dict[str, str | None] | None:
+    return None if amount is None else {"amount": str(amount.value), "currency": amount.currency}
 
-    ``{"status": "registered", "reference": "...", "replayed": false}`` or
-    ``{"status": "rejected", "errors": [{"code": "...", "message": "..."}]}``; HTTP 5xx means "try later".
-    Settings: see :class:`ExampleSettings`.
+
+def _party(party: Party | None) -> dict[str, str | None] | None:
+    if party is None:
+        return None
+    return {"tin": party.id, "name": party.name, "country": party.address.country if party.address else None}
+
+
+def json_body(declaration: Declaration) -> dict[str, Any]:
+    """Return the single window's JSON body, read from ``declaration.model`` only.
+
+    Each amount travels with its own currency: lines of one declaration may be invoiced in several.
+
+    Args:
+        declaration: the validated declaration.
+    """
+    m = declaration.model
+    transport = m.arrival_transport or m.departure_transport or m.border_transport
+    return {
+        "lrn": m.lrn, "procedure": m.type_code, "function": m.function_code, "customsReference": m.customs_reference,
+        "lodgedAt": m.issued.isoformat() if m.issued else None, "office": m.office,
+        "declarant": _party(m.declarant), "agentTin": m.representative.id if m.representative else None,
+        "importer": _party(m.importer), "exporter": _party(m.exporter),
+        "trustedTraders": [{"tin": a.trader_id, "scheme": a.category} for a in m.aeo_holders],
+        "vessel": transport and {"mode": transport.mode_code, "id": transport.id, "name": transport.name},
+        "invoice": _money(m.invoice_amount),
+        "lines": [{
+            "line": i.sequence, "tariff": i.hs_code, "description": i.description, "origin": i.origin,
+            "packages": i.packages, "customsValue": _money(i.customs_value),
+            "taxes": [{"type": t.type_code, "rate": None if t.rate is None else str(t.rate),
+                       "assessed": _money(t.assessed)} for t in i.duty_tax],
+        } for i in m.items],
+        "totalsByCurrency": _totals(m.items),
+    }
+
+
+def _totals(items: Any) -> dict[str, str]:
+    # One total per currency: a sum across currencies would mean nothing.
+    totals: dict[str, Decimal] = {}
+    for value in (i.customs_value for i in items if i.customs_value is not None):
+        totals[value.currency or ""] = totals.get(value.currency or "", Decimal(0)) + value.value
+    return {currency: str(total) for currency, total in sorted(totals.items())}
+
+
+class ExampleAdapter(Adapter):
+    """POST the declaration as JSON to ``<url>/api/declarations``; see :mod:`oco_adapter_example.simulator`.
 
     Raises:
         ConfigError: the settings are wrong.
@@ -49,11 +103,10 @@ class ExampleAdapter(Adapter):
     def __init__(self, member: str, settings: Mapping[str, Any]) -> None:
         super().__init__(member, settings)
         self.config = parse_settings(ExampleSettings, settings, member=member, adapter=self.NAME)  # ConfigError
-        self.timeout = self.config.timeout
-        self._client = httpx.AsyncClient(base_url=self.config.url, timeout=self.timeout)  # one pool for its life
+        self._client = httpx.AsyncClient(base_url=self.config.url, timeout=self.config.timeout)  # one pool for life
 
     async def deliver(self, declaration: Declaration) -> NationalAnswer:
-        """Deliver one declaration; see the class docstring for the exchange.
+        """Deliver one declaration and read the single window's answer.
 
         Args:
             declaration: the validated declaration.
@@ -62,25 +115,32 @@ class ExampleAdapter(Adapter):
             AdapterUnavailable: unreachable, too slow, or HTTP 5xx: the worker retries later.
             AdapterProtocolError: an answer this adapter cannot read: the worker parks the declaration.
         """
+        items = declaration.model.items
+        if len(items) > MAX_LINES:  # the system would refuse it: say so where the trader can act
+            return cannot_take(self.member, SYSTEM, "TOO-MANY-LINES",
+                               f"the single window takes at most {MAX_LINES} goods items per declaration, this one "
+                               f"has {len(items)}: split it")
         try:
-            async with asyncio.timeout(self.timeout):  # bounds the whole exchange, not each read
-                response = await self._client.post("/declarations", content=declaration.payload, headers={
-                    "Content-Type": "application/xml",
+            async with asyncio.timeout(self.config.timeout):  # bounds the whole exchange, not each read
+                response = await self._client.post("/api/declarations", json=json_body(declaration), headers={
                     # An LRN may be any text; header values are ASCII: percent-encoded when they must be.
-                    "Idempotency-Key": header_value(declaration.idempotency_key)})
+                    "Idempotency-Key": header_value(declaration.idempotency_key),
+                    "X-Tracking-Id": header_value(declaration.tracking_id)})
         except (TimeoutError, httpx.HTTPError) as exc:  # translate where the library is called
             raise self._error(AdapterUnavailable, f"no answer: {exc!r}") from exc
         if response.status_code >= 500:
             raise self._error(AdapterUnavailable, f"HTTP {response.status_code}")
         try:
-            body = response.json()
-            if body["status"] == "registered":
-                return NationalAnswer(True, registration=Registration(reference=str(body["reference"])),
-                                      duplicate=bool(body.get("replayed")), raw=response.content)
-            if body["status"] == "rejected":
-                issues = tuple(Issue(str(e["code"]), str(e["message"])) for e in body["errors"])
+            answer = response.json()
+            if answer["status"] == "REGISTERED":
+                return NationalAnswer(True, registration=Registration(reference=str(answer["registrationNumber"])),
+                                      duplicate=bool(answer.get("replayed")), raw=response.content)
+            if answer["status"] == "REFUSED":
+                issues = tuple(national_issue(self.member, SYSTEM, str(e["code"]), str(e["message"]),
+                                              pointer=_pointer(declaration, str(e.get("field") or "")))
+                               for e in answer["errors"])
                 return NationalAnswer(False, issues=issues, raw=response.content)
-            raise ValueError(f"unknown status {body['status']!r}")
+            raise ValueError(f"unknown status {answer['status']!r}")
         except (ValueError, KeyError, TypeError) as exc:
             raise self._error(AdapterProtocolError, f"unreadable answer (HTTP {response.status_code})") from exc
 
@@ -89,4 +149,9 @@ class ExampleAdapter(Adapter):
         await self._client.aclose()
 
     def _error(self, kind: type[AdapterUnavailable] | type[AdapterProtocolError], what: str) -> Exception:
-        return kind(f"national system of {self.member}: {what}", member=self.member, adapter=self.NAME)
+        return kind(f"single window of {self.member}: {what}", member=self.member, adapter=self.NAME)
+
+
+def _pointer(declaration: Declaration, field: str) -> str | None:
+    """Return where a refused JSON field came from in the submitter's document (None when it cannot be told)."""
+    return None

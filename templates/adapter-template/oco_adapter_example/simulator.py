@@ -1,87 +1,138 @@
-"""A tiny example national system (real HTTP, in-process) to run the adapter contract against.
+"""The example single window, as a simulator built with the gateway's simulator kit: ``oco-gateway simulate example``.
 
-Replace it with your system's test endpoint when you have one; keep it when you do not.
+It stands for the national system until you have a test endpoint of the real one, and behaves like it:
+
+- ``POST /api/declarations`` (JSON body, ``Idempotency-Key`` header): 201 ``{"status": "REGISTERED",
+  "registrationNumber": ...}``; the same key again: 200 with the first answer and ``"replayed": true``;
+  a body it refuses: 422 ``{"status": "REFUSED", "errors": [{"code", "message", "field"}]}``, ``field``
+  naming the JSON field (``lines[2].tariff``); down or a drawn failure: 503 "try later".
+- The kit's control API (``gateway.sdk.simkit``): ``/control`` (down, delay, failure_rate, reject_next),
+  ``/control/registrations?key=K``, ``/control/calls``, ``/health``. The contract suite drives it.
+
+Make its rules yours: what your system refuses (:func:`body_problems`), its limits (``MAX_LINES``), its
+answers.
 """
 
 from __future__ import annotations
 
-import asyncio
-import socket
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import random
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Any
 
-import uvicorn
+import click
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from gateway.sdk import header_value
+from gateway.sdk.simkit import CallLog, Controls, control_routes
 
-__all__ = ["ExampleSystem", "serve"]
+__all__ = ["MAX_LINES", "body_problems", "create_app", "example"]
 
+MAX_LINES = 99
+"""The most lines one declaration may have: the system's own limit (the adapter refuses more before sending)."""
 
-class ExampleSystem:
-    """Registers each Idempotency-Key once; can be made to refuse, go slow or go down.
-
-    Its async methods make it the contract kit's ``national`` handle (``NationalSystem``).
-    """
-
-    def __init__(self) -> None:
-        self.down, self.delay, self.refuse = False, 0.0, 0
-        self.references: dict[str, str] = {}
-        self.app = Starlette(routes=[Route("/declarations", self._declarations, methods=["POST"])])
-
-    async def _declarations(self, request: Request) -> Response:
-        if self.down:
-            return Response("down", 503)
-        refuse, delay = self.refuse > 0, self.delay  # decided on arrival, not after an earlier delay
-        if refuse:
-            self.refuse -= 1
-        await asyncio.sleep(delay)
-        key, body = request.headers.get("Idempotency-Key", ""), await request.body()
-        if key in self.references:
-            return JSONResponse({"status": "registered", "reference": self.references[key], "replayed": True})
-        if refuse or not key or not body.lstrip().startswith(b"<"):
-            return JSONResponse({"status": "rejected", "errors": [{"code": "EX-REFUSED", "message": "refused"}]})
-        self.references[key] = f"EX-{len(self.references) + 1:06d}"
-        return JSONResponse({"status": "registered", "reference": self.references[key]}, 201)
-
-    async def reject_next(self) -> None:
-        """Refuse the next declaration."""
-        self.refuse += 1
-
-    async def set_delay(self, seconds: float) -> None:
-        """Answer after ``seconds``."""
-        self.delay = seconds
-
-    async def set_down(self, down: bool) -> None:
-        """Answer HTTP 503 while down."""
-        self.down = down
-
-    async def registrations(self, key: str) -> int:
-        """Registrations under ``key`` (0 or 1), known as it travelled in the Idempotency-Key header."""
-        return int(header_value(key) in self.references)
+_TARIFF = re.compile(r"^\d{6,10}$")
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+Problem = tuple[str, str, str]  # (code, field, message)
 
 
-@asynccontextmanager
-async def serve(app: Starlette) -> AsyncIterator[str]:
-    """Serve ``app`` with uvicorn in the running event loop on a free port; yield its base URL.
+def _money(field: str, money: Any, *, required: bool) -> list[Problem]:
+    if money is None:
+        return [("MISSING", field, "required")] if required else []
+    if not isinstance(money, dict) or set(money) != {"amount", "currency"}:
+        return [("FORMAT", field, "expected {amount, currency}")]
+    problems = [] if _CURRENCY.match(str(money["currency"])) else [("CURRENCY", f"{field}.currency", "not ISO 4217")]
+    try:
+        Decimal(money["amount"])
+    except (InvalidOperation, TypeError):
+        problems.append(("FORMAT", f"{field}.amount", "not a decimal number"))
+    return problems
+
+
+def body_problems(body: Any) -> list[Problem]:
+    """Return what the system refuses in a body, as (code, field, message); empty when it takes it.
 
     Args:
-        app: the ASGI app.
+        body: the decoded JSON.
     """
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()  # raises why the server could not start
-        await asyncio.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
+    if not isinstance(body, dict):
+        return [("FORMAT", "", "the body is not a JSON object")]
+    problems = [("MISSING", key, "required") for key in ("lrn", "procedure", "office", "declarant", "lines")
+                if not body.get(key)]
+    problems += _money("invoice", body.get("invoice"), required=True)
+    if not isinstance(body.get("declarant"), dict) or not body["declarant"].get("tin"):
+        problems.append(("MISSING", "declarant.tin", "required"))
+    lines = body.get("lines") or []
+    if len(lines) > MAX_LINES:
+        problems.append(("TOO-MANY-LINES", "lines", f"at most {MAX_LINES} lines"))
+    if [line.get("line") for line in lines] != list(range(1, len(lines) + 1)):
+        problems.append(("FORMAT", "lines", "not numbered 1..n"))
+    for n, line in enumerate(lines, start=1):
+        if not _TARIFF.match(str(line.get("tariff"))):
+            problems.append(("TARIFF", f"lines[{n}].tariff", "not a tariff code of 6 to 10 digits"))
+        for key in ("description", "origin"):
+            if not line.get(key):
+                problems.append(("MISSING", f"lines[{n}].{key}", "required"))
+        problems += _money(f"lines[{n}].customsValue", line.get("customsValue"), required=True)
+        for t, tax in enumerate(line.get("taxes", []), start=1):
+            problems += _money(f"lines[{n}].taxes[{t}].assessed", tax.get("assessed"), required=False)
+    return problems
+
+
+def create_app(member: str, *, controls: Controls | None = None, rng: random.Random | None = None) -> Starlette:
+    """Build the simulated single window of one member.
+
+    Args:
+        member: the member code, in the registration numbers.
+        controls: the failure controls (a fresh set when None).
+        rng: draws the simulated failures.
+    """
+    controls = controls or Controls()
+    rng = rng or random.Random()
+    calls = CallLog()
+    answers: dict[str, dict[str, Any]] = {}
+
+    async def declarations(request: Request) -> Response:
+        key = request.headers.get("Idempotency-Key", "")
+        with calls.record(key):
+            if controls.trouble(rng) is not None:
+                return Response("try later", 503, headers={"Retry-After": "5"})
+            refuse = controls.take_rejection()  # decided on arrival, before the delay
+            await controls.pause()
+            if key in answers:
+                return JSONResponse({**answers[key], "replayed": True})
+            try:
+                body = await request.json()
+            except ValueError:
+                body = None
+            problems = body_problems(body) if key else [("NO-KEY", "", "the Idempotency-Key header is required")]
+            if refuse and not problems:
+                problems = [("RULE", "", "refused by a business rule of the simulated single window (reject_next)")]
+            if problems:
+                return JSONResponse({"status": "REFUSED", "errors": [
+                    {"code": code, "field": field, "message": message} for code, field, message in problems]}, 422)
+            answers[key] = {"status": "REGISTERED", "registrationNumber": f"{member}-SW-{len(answers) + 1:06d}"}
+            return JSONResponse(answers[key], 201)
+
+    return Starlette(routes=[
+        Route("/api/declarations", declarations, methods=["POST"]),
+        *control_routes(controls, registrations=lambda key: int(key in answers), calls=calls,
+                        totals=lambda: {"registered": len(answers)}, health={"member": member}),
+    ])
+
+
+@click.command("example")
+@click.option("--member", required=True, help="Member code of the simulated single window (VU).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8480, show_default=True, help="TCP port.")
+@click.option("--delay", type=click.FloatRange(0, 3600), default=0.0, help="Seconds before each answer.")
+@click.option("--down", is_flag=True, help="Start in outage: 503 for every declaration.")
+def example(member: str, host: str, port: int, delay: float, down: bool) -> None:
+    """Simulate the example JSON single window (POST /api/declarations; control at /control)."""
+    import uvicorn  # here, so `oco-gateway --help` does not load the web server
+
+    app = create_app(member, controls=Controls(down=down, delay=delay))
+    click.echo(f"example single window of {member} on http://{host}:{port}", err=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)

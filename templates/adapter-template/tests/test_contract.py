@@ -1,40 +1,43 @@
-"""ExampleAdapter meets the OCO adapter contract over real HTTP, and is registered as a gateway plugin."""
+"""ExampleAdapter meets the gateway's adapter contract against its simulator, run as a real process."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from importlib.metadata import entry_points
+from pathlib import Path
 
 import pytest
 
-from gateway.sdk import ConfigError
+from gateway.plugins import ADAPTER_GROUP, SIMULATOR_GROUP, AdapterCatalog
+from gateway.sdk import ConfigError, header_value
 from gateway.sdk.contract import AdapterContract
-from gateway.plugins import ADAPTER_GROUP, AdapterCatalog
+from gateway.sdk.simclient import SimulatorControl, SimulatorProcess
 from oco_adapter_example import ExampleAdapter
-from oco_adapter_example.simulator import ExampleSystem, serve
+
+MEMBER = "VU"
 
 
 @pytest.fixture(scope="module")
-async def example_system() -> AsyncIterator[tuple[ExampleSystem, str]]:
-    """Run the example national system on a free port for the module's tests."""
-    system = ExampleSystem()
-    async with serve(system.app) as url:
-        yield system, url
+def simulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimulatorProcess]:
+    """``oco-gateway simulate example --member VU`` on a free port, for the module's tests."""
+    log = tmp_path_factory.mktemp("example-simulator") / "output.log"
+    with SimulatorProcess("example", "--member", MEMBER, log_path=log) as process:
+        yield process
 
 
 class TestExampleAdapterContract(AdapterContract):
-    MEMBER = "FJ"
+    MEMBER = MEMBER
     TIMEOUT = 0.5
 
     @pytest.fixture
-    async def national(self, example_system: tuple[ExampleSystem, str]) -> ExampleSystem:
-        system = example_system[0]
-        system.down, system.delay, system.refuse = False, 0.0, 0
-        return system
+    async def national(self, simulator: SimulatorProcess) -> SimulatorControl:
+        control = SimulatorControl(simulator.url, key_of=header_value)  # the key as it travelled, in a header
+        await control.reset()
+        return control
 
     @pytest.fixture
-    async def adapter(self, example_system: tuple[ExampleSystem, str]) -> AsyncIterator[ExampleAdapter]:
-        adapter = ExampleAdapter(self.MEMBER, {"url": example_system[1], "timeout": self.TIMEOUT})
+    async def adapter(self, simulator: SimulatorProcess) -> AsyncIterator[ExampleAdapter]:
+        adapter = ExampleAdapter(self.MEMBER, {"url": simulator.url, "timeout": self.TIMEOUT})
         try:
             yield adapter
         finally:
@@ -47,8 +50,18 @@ class TestRegistration:
         (entry,) = entry_points(group=ADAPTER_GROUP, name="example")
         assert AdapterCatalog([entry]).get("example") is ExampleAdapter
 
+    def test_simulator_is_registered_under_simulate(self) -> None:
+        """``oco-gateway simulate example`` runs this package's simulator."""
+        (entry,) = entry_points(group=SIMULATOR_GROUP, name="example")
+        assert entry.load().name == "example"
+
     @pytest.mark.parametrize("settings", [{}, {"url": "ftp://x"}, {"url": "http://x", "timeout": 0}])
     def test_wrong_settings_are_refused(self, settings: dict[str, object]) -> None:
         """Wrong settings raise ConfigError naming the key, at start-up."""
-        with pytest.raises(ConfigError, match="members.FJ.adapter.settings"):
-            ExampleAdapter("FJ", settings)
+        with pytest.raises(ConfigError, match="members.VU.adapter.settings"):
+            ExampleAdapter("VU", settings)
+
+    def test_adapter_has_no_xml_code(self) -> None:
+        """The adapter reads the declaration through the model: it imports no XML library."""
+        source = (Path(__file__).parents[1] / "oco_adapter_example" / "adapter.py").read_text(encoding="utf-8")
+        assert not any(f"import {lib}" in source or f"from {lib}" in source for lib in ("lxml", "xml", "xmlschema"))
