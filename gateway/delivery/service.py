@@ -26,7 +26,7 @@ from gateway.kafka_security import client_options
 from gateway.ops.lag import LagWatch
 from gateway.ops.metrics import DELIVERY_STEPS, DeliveryMetrics, KafkaWatchMetrics
 from gateway.plugins import AdapterCatalog
-from gateway.profiles import lazy_readers
+from gateway.profiles import ModelReaders
 from gateway.topics import DEAD_LETTER, deliver_topic, priority_topic, reply_topic, retry_topic
 
 __all__ = ["DeliveryService", "delivery_topics"]
@@ -66,7 +66,8 @@ class DeliveryService:
         metrics: where to record.
 
     Raises:
-        ConfigError: an unknown member, a member without an adapter, or an adapter refusing its settings.
+        ConfigError: an unknown member, a member without an adapter, or an adapter refusing its settings;
+            ProfileError (a ConfigError) when a profile's descriptor or model path is wrong.
         PluginError: an adapter name that is not installed.
     """
 
@@ -79,7 +80,7 @@ class DeliveryService:
         chosen = list(members) if members else [m for m, s in settings.members.items() if s.adapter]
         catalog = catalog or AdapterCatalog()
         self.workers: list[MemberWorker] = []
-        models = lazy_readers(settings.profiles_dir)  # descriptors read on an adapter's first Declaration.model
+        models = ModelReaders.load(settings.profiles_dir)  # a wrong model path stops the start, as in the gateway
         for code in chosen:
             member = settings.members.get(code)
             if member is None:

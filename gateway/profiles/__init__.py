@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from gateway.profiles._model import ModelReaders, lazy_readers
+from gateway.profiles._model import ModelReaders
 from gateway.profiles.descriptor import ProfileDescriptor, load_descriptor
 from gateway.profiles.profile import Profile
 from gateway.profiles.registry import ProfileRegistry
 from gateway.profiles.versions import VersionChoice, VersionPlan
 
 __all__ = ["ModelReaders", "Profile", "ProfileDescriptor", "ProfileRegistry", "VersionChoice", "VersionPlan",
-           "lazy_readers", "load_descriptor"]
+           "load_descriptor"]

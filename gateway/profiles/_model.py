@@ -11,7 +11,7 @@ functions, ``*``) runs as compiled XPath. Every path is compiled at load, so a w
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
@@ -26,7 +26,7 @@ from gateway.profiles.descriptor import ProfileDescriptor, load_descriptor
 from gateway.sdk.model import (Address, AeoHolder, Amount, DeclarationModel, DutyTaxLine, GoodsItem, Location, Party,
                                Quantity, Transport)
 
-__all__ = ["DEFAULT_PATHS", "ModelReader", "ModelReaders", "default_readers", "lazy_readers"]
+__all__ = ["DEFAULT_PATHS", "ModelReader", "ModelReaders", "default_readers"]
 
 _DATE = re.compile(r"^(\d{8})(\d{4}(?:\d{2})?)?(Z|[+-]\d{2}(?::?\d{2})?)?$")
 
@@ -325,22 +325,6 @@ class ModelReaders:
         if reader is None:
             raise AdapterProtocolError(f"no loaded profile gives a declaration model for a {root.tag} document")
         return reader.read(root, xml)
-
-
-def lazy_readers(dirs: str | Path) -> Callable[[bytes], DeclarationModel]:
-    """Return a reader of ``dirs``' profiles that loads their descriptors on first use, then keeps them.
-
-    Args:
-        dirs: the profiles folder (``profiles_dir``).
-    """
-    def read(xml: bytes) -> DeclarationModel:
-        return _readers_of(Path(dirs).resolve())(xml)
-    return read
-
-
-@lru_cache(maxsize=8)
-def _readers_of(folder: Path) -> ModelReaders:
-    return ModelReaders.load(folder)
 
 
 @lru_cache(maxsize=1)

@@ -179,6 +179,25 @@ class TestDeclarationModelProperty:
         assert model.lrn == "S1" and model.items[0].description == model.items[0].hs_code
 
 
+    def test_delivery_service_refuses_a_wrong_model_path_at_start_up(self, tmp_path: Path) -> None:
+        """A `model:` path that does not compile stops `oco-gateway deliver` at start-up, as it stops the gateway,
+        not at the first declaration an adapter reads."""
+        from gateway.config import load_settings  # noqa: PLC0415
+        from gateway.delivery.service import DeliveryService  # noqa: PLC0415
+
+        profiles = tmp_path / "profiles" / "oco"
+        profiles.mkdir(parents=True)
+        for f in default_profiles_dir().joinpath("oco").iterdir():
+            profiles.joinpath(f.name).write_bytes(f.read_bytes())
+        with profiles.joinpath("profile.yaml").open("a") as descriptor:
+            descriptor.write("model:\n  item.hs_code: 'dec:Commodity['\n")
+        network = tmp_path / "network.yaml"
+        network.write_text(f"kafka: {{bootstrap_servers: '127.0.0.1:1'}}\nprofiles_dir: {tmp_path / 'profiles'}\n"
+                           "participants: {fj-post: {name: P}}\nmembers:\n  FJ: {name: Fiji, submitters: [fj-post], "
+                           "adapter: {name: asycuda, settings: {url: 'http://127.0.0.1:1'}}}\n")
+        with pytest.raises(ProfileError, match="model.item.hs_code"):
+            DeliveryService(load_settings(network))
+
 class TestModelPaths:
     def test_descriptor_paths_override_defaults(self) -> None:
         """A profile's `model:` path replaces the default for that key only."""
