@@ -12,6 +12,7 @@ __all__ = [
     "reply_topic",
     "retry_topic",
     "submit_topic",
+    "topic_configs",
 ]
 
 DEAD_LETTER = "oco.dlq"
@@ -104,3 +105,24 @@ def aeo_details_topic(issuer: str, recipient: str) -> str:
         recipient: the member allowed to read the details.
     """
     return f"oco.aeo.{issuer}.to.{recipient}"
+
+
+def topic_configs(topic: str, *, max_message_bytes: int, compacted: bool = False) -> dict[str, str]:
+    """Return the settings a topic is created with.
+
+    Every topic takes the largest message the gateway accepts, plus room for headers (the broker's default,
+    1 MiB, is below it). Trusted-trader topics are compacted: the latest status per trader is kept for ever.
+    Submit topics are stamped by the broker (``LogAppendTime``): a declaration's timestamp is when it was
+    submitted, which the profile versions' cut-over dates compare with, and a submitter cannot backdate it.
+
+    Args:
+        topic: the topic's name.
+        max_message_bytes: ``gateway.max_message_bytes``.
+        compacted: a trusted-trader topic.
+    """
+    configs = {"max.message.bytes": str(max_message_bytes + 64 * 1024)}
+    if compacted:
+        configs["cleanup.policy"] = "compact"
+    if topic.startswith(_SUBMIT):
+        configs["message.timestamp.type"] = "LogAppendTime"
+    return configs

@@ -46,6 +46,7 @@ from gateway.access.policy import AccessPlan, plan_access
 from gateway.config import GatewaySettings
 from gateway.errors import BrokerError, ConfigError
 from gateway.kafka_security import read_secret_file
+from gateway.topics import topic_configs
 
 __all__ = ["MECHANISM", "Change", "ProvisionReport", "SecretsDir", "network_topic", "provision"]
 
@@ -293,10 +294,10 @@ async def _apply(admin: AIOKafkaAdminClient, settings: GatewaySettings, plan: Ac
     k = settings.kafka
     new_topics = [t for t in sorted(plan.topics) if t not in state.topics]
     if new_topics:
-        size = {"max.message.bytes": str(settings.gateway.max_message_bytes + 64 * 1024)}
         result = await admin.create_topics([
             NewTopic(t, num_partitions=k.partitions, replication_factor=k.replication_factor,
-                     topic_configs=size | ({"cleanup.policy": "compact"} if plan.topics[t] else {}))
+                     topic_configs=topic_configs(t, max_message_bytes=settings.gateway.max_message_bytes,
+                                                 compacted=plan.topics[t]))
             for t in new_topics])
         for topic, code, message in getattr(result, "topic_errors", []):
             if code and code != TopicAlreadyExistsError.errno:

@@ -139,7 +139,8 @@ MESSAGES: tuple[Message, ...] = (
 CHANNELS: tuple[Channel, ...] = (
     Channel("submit", submit_topic("{participant}"), "Submissions",
             "Declarations of one participant. Written by that participant only; the topic, not the document, says "
-            "who submitted.", ("declaration",)),
+            "who submitted. The broker stamps each record (message.timestamp.type LogAppendTime): that is when "
+            "it was submitted, which profile version cut-over dates compare with.", ("declaration",)),
     Channel("deliver", deliver_topic("{member}"), "Deliveries",
             "Validated declarations for one member's national system. Written by the gateway; read by that "
             "member's delivery worker (group oco-deliver-<member>).", ("delivery",)),

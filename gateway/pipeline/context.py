@@ -31,6 +31,8 @@ class Submission:
         participant: who submitted, taken from the submit topic's name.
         tracking_id: id carried by every output of this message.
         source: topic, partition and offset it was read from.
+        submitted_ms: when the broker appended it (milliseconds since the epoch), on submit topics stamped by
+            the broker (``LogAppendTime``); None where producers set timestamps, which a submitter could backdate.
         document: parsed root element (``parse`` stage).
         profile: the schema profile that matched (``identify`` stage).
         routing: extracted routing fields (``extract`` stage).
@@ -43,6 +45,7 @@ class Submission:
     tracking_id: str
     source: SourceRef | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    submitted_ms: int | None = None
     document: Any = None  # lxml root element; typed Any so this module needs no lxml
     profile: Profile | None = None
     routing: RoutingFields | None = None

@@ -45,7 +45,8 @@ class ProfileSelector:
     Args:
         registry: the profiles loaded at start-up.
         versions: which version each participant submits (:func:`version_plan`); None chooses none.
-        today: the date cut-overs (``from``) are compared with; UTC today by default.
+        today: the processing date, UTC today by default; cut-overs (``from``) compare with the day the broker
+            stamped the submission (:attr:`Submission.submitted_ms`), with this where it did not.
     """
 
     def __init__(self, registry: ProfileRegistry, versions: VersionPlan | None = None,
@@ -69,8 +70,10 @@ class ProfileSelector:
         if versions is None:
             submission.profile = self._select(submission.document)
             return submission
-        participant, today = submission.participant, self._today
-        # The clock is read only when several versions remain, not for every message.
-        submission.profile = self._select(submission.document,
-                                          lambda names: versions.choose(participant, names, today()))
+        participant, stamped, today = submission.participant, submission.submitted_ms, self._today
+
+        def day() -> dt.date:  # read only when several versions remain, not for every message
+            return today() if stamped is None else dt.datetime.fromtimestamp(stamped / 1000, dt.UTC).date()
+
+        submission.profile = self._select(submission.document, lambda names: versions.choose(participant, names, day()))
         return submission

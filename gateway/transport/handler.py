@@ -66,6 +66,7 @@ _TP = tuple[str, int]
 _KEEP_FINISHED = 600.0  # seconds a slow message's result waits for its record to come again
 _RUN = 256  # records of one participant handed to a worker at once...
 _SLICE = 0.1  # ...which it goes through until this many seconds are spent (then the rest go back in the queue)
+_LOG_APPEND_TIME = 1  # ConsumerRecord.timestamp_type of a broker-stamped record
 
 
 class Consumer(Protocol):
@@ -253,6 +254,8 @@ class BatchHandler:
             tracking_id=tracking_id_for(source, headers.get(h.TRACKING_ID)),
             source=source,
             headers=headers,
+            # Only the broker's own stamp says when it was submitted (see gateway.topics.topic_configs).
+            submitted_ms=record.timestamp if getattr(record, "timestamp_type", None) == _LOG_APPEND_TIME else None,
         )
 
     def _result(self, job: Job, i: int, outcome: Outcome | BaseException | None = None) -> MessageResult:

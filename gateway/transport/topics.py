@@ -16,7 +16,7 @@ from aiokafka.errors import ClusterAuthorizationFailedError, KafkaError, TopicAl
 from gateway.config import GatewaySettings
 from gateway.errors import BrokerError
 from gateway.kafka_security import client_options
-from gateway.topics import DEAD_LETTER, deliver_topic, priority_topic, reply_topic, submit_topic
+from gateway.topics import DEAD_LETTER, deliver_topic, priority_topic, reply_topic, submit_topic, topic_configs
 
 __all__ = ["ensure_topics", "gateway_topics"]
 
@@ -64,12 +64,10 @@ async def ensure_topics(settings: GatewaySettings, names: Iterable[str] | None =
         missing = [n for n in wanted if n not in existing]
         if missing:
             k = settings.kafka
-            # Topic-level limit: the broker's default (1 MiB) is below what the gateway accepts.
-            configs = {"max.message.bytes": str(settings.gateway.max_message_bytes + 64 * 1024)}
-            if compacted:
-                configs["cleanup.policy"] = "compact"
             result = await admin.create_topics([
-                NewTopic(n, num_partitions=k.partitions, replication_factor=k.replication_factor, topic_configs=configs)
+                NewTopic(n, num_partitions=k.partitions, replication_factor=k.replication_factor,
+                         topic_configs=topic_configs(n, max_message_bytes=settings.gateway.max_message_bytes,
+                                                     compacted=compacted))
                 for n in missing])
             refused = []
             for topic, code, message in getattr(result, "topic_errors", []):

@@ -30,8 +30,10 @@ def twins(tmp_path: Path) -> ProfileRegistry:
 
 
 def _select(registry: ProfileRegistry, plan: VersionPlan | None, participant: str = "gb-a",
-            today: dt.date = dt.date(2026, 6, 1), root: etree._Element | None = None) -> str:
-    submission = Submission(payload=b"", participant=participant, tracking_id="t")
+            today: dt.date = dt.date(2026, 6, 1), root: etree._Element | None = None,
+            submitted: dt.datetime | None = None) -> str:
+    stamp = None if submitted is None else int(submitted.timestamp() * 1000)
+    submission = Submission(payload=b"", participant=participant, tracking_id="t", submitted_ms=stamp)
     submission.document = _doc() if root is None else root
     ProfileSelector(registry, plan, today=lambda: today)(submission)
     assert submission.profile is not None
@@ -103,6 +105,15 @@ class TestConfigurationSelects:
         plan = VersionPlan(twins, [], {"gb-a": [VersionChoice("old"), VersionChoice("new", dt.date(2026, 7, 1))]})
         assert _select(twins, plan, today=dt.date(2026, 6, 30)) == "old"
         assert _select(twins, plan, today=dt.date(2026, 7, 1)) == "new"
+
+    def test_cut_over_compares_with_when_the_broker_stamped_the_submission(self, twins: ProfileRegistry) -> None:
+        """A declaration submitted the day before the cut-over but processed after it (a backlog) keeps the old
+        version; one submitted on the day gets the new one, whatever the processing date."""
+        plan = VersionPlan(twins, [], {"gb-a": [VersionChoice("old"), VersionChoice("new", dt.date(2026, 7, 1))]})
+        before = dt.datetime(2026, 6, 30, 23, 59, 59, tzinfo=dt.UTC)
+        on_the_day = dt.datetime(2026, 7, 1, 0, 0, 1, tzinfo=dt.UTC)
+        assert _select(twins, plan, today=dt.date(2026, 7, 2), submitted=before) == "old"
+        assert _select(twins, plan, today=dt.date(2026, 6, 1), submitted=on_the_day) == "new"
 
     def test_without_configuration_the_document_is_ambiguous(self, twins: ProfileRegistry) -> None:
         """Unconfigured (as offline tools are), a document two versions read alike is refused, naming both."""
