@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import partial
 
 import structlog
 
@@ -70,14 +71,15 @@ class MemberWorker:
         limiter: an async context manager entered around each call (the member's rate limit).
         clock: wall clock in seconds (``time.time``); retry times travel between processes.
         call_timeout: a bound on every national call, in case an adapter forgets its own.
-        models: builds ``Declaration.model`` on an adapter's first use (the profiles' model readers);
-            None reads with the gateway's profiles folder.
+        models: builds ``Declaration.model`` on an adapter's first use from the payload and the name of the
+            profile that validated it (:class:`gateway.profiles.ModelReaders`); None reads with the gateway's
+            profiles folder.
     """
 
     def __init__(self, member: str, adapter: Adapter, *, policy: RetryPolicy | None = None,
                  breaker: CircuitBreaker | None = None, limiter: AbstractAsyncContextManager[object] | None = None,
                  clock: Callable[[], float] = time.time, call_timeout: float = 120.0,
-                 models: Callable[[bytes], DeclarationModel] | None = None) -> None:
+                 models: Callable[[bytes, str | None], DeclarationModel] | None = None) -> None:
         self.member = member
         self.adapter = adapter
         self.policy = policy or RetryPolicy()
@@ -142,7 +144,7 @@ class MemberWorker:
             payload=record.value, member=self.member, participant=participant, lrn=lrn,
             function_code=function_code, tracking_id=hd.get(h.TRACKING_ID, ""),
             idempotency_key=hd.get(h.IDEMPOTENCY_KEY) or idempotency_key(participant, lrn, function_code, record.value),
-            attempt=attempt, reader=self._models,
+            attempt=attempt, reader=None if self._models is None else partial(self._models, profile=hd.get(h.PROFILE)),
         )
 
     def _retry_or_give_up(self, record: InRecord, declaration: Declaration, exc: AdapterError) -> Decision:

@@ -273,16 +273,22 @@ def _read(groups: Mapping[str, _Group], dec: etree._Element, xml: bytes) -> Decl
 
 
 class ModelReaders:
-    """The model readers of every loaded profile, chosen per document by root and payload tag.
+    """The model readers of every loaded profile, chosen per document by the profile that validated it, else by
+    root and payload tag.
 
-    Built from the descriptors alone (no XSD is compiled): the delivery worker gets the validated bytes.
+    Built from the descriptors alone (no XSD is compiled): the delivery worker gets the validated bytes and the
+    name of the profile that accepted them (two versions of one profile read the same tags, each with its own
+    ``model:`` paths).
 
     Args:
         readers: (root Clark name, payload Clark name or None) → reader.
+        by_profile: profile name → its readers by (root, payload).
     """
 
-    def __init__(self, readers: Mapping[tuple[str, str | None], ModelReader]) -> None:
+    def __init__(self, readers: Mapping[tuple[str, str | None], ModelReader],
+                 by_profile: Mapping[str, Mapping[tuple[str, str | None], ModelReader]] | None = None) -> None:
         self._readers = dict(readers)
+        self._by_profile = {name: dict(found) for name, found in (by_profile or {}).items()}
         self._payloads: dict[str, tuple[str, ...]] = {}
         for root, payload in self._readers:
             if payload is not None:
@@ -302,15 +308,20 @@ class ModelReaders:
 
         folders = [Path(dirs)] if isinstance(dirs, (str, Path)) else [Path(d) for d in dirs]
         readers: dict[tuple[str, str | None], ModelReader] = {}
+        by_profile: dict[str, dict[tuple[str, str | None], ModelReader]] = {}
         for path in _find_descriptors(folders):
-            readers.update(ModelReader.for_descriptor(load_descriptor(path), path))
-        return cls(readers)
+            descriptor = load_descriptor(path)
+            by_profile[descriptor.name] = ModelReader.for_descriptor(descriptor, path)
+            readers.update(by_profile[descriptor.name])
+        return cls(readers, by_profile)
 
-    def __call__(self, xml: bytes) -> DeclarationModel:
+    def __call__(self, xml: bytes, profile: str | None = None) -> DeclarationModel:
         """Parse a validated declaration and return its model.
 
         Args:
             xml: the declaration as delivered.
+            profile: the name of the profile that validated it (the ``oco-profile`` header); its readers are
+                used when it is loaded here, else the first profile that reads the document's tags.
 
         Raises:
             AdapterProtocolError: the document is not XML, or no loaded profile reads it (a gateway or
@@ -321,7 +332,9 @@ class ModelReaders:
         except etree.XMLSyntaxError as exc:
             raise AdapterProtocolError(f"the declaration is not well-formed XML: {exc}") from exc
         payload = next(root.iterchildren(*self._payloads[root.tag]), None) if root.tag in self._payloads else None
-        reader = self._readers.get((root.tag, None if payload is None else payload.tag)) or self._readers.get((root.tag, None))
+        tags = (root.tag, None if payload is None else payload.tag)
+        own = self._by_profile.get(profile or "", {})
+        reader = own.get(tags) or self._readers.get(tags) or self._readers.get((root.tag, None))
         if reader is None:
             raise AdapterProtocolError(f"no loaded profile gives a declaration model for a {root.tag} document")
         return reader.read(root, xml)

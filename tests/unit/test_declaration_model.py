@@ -149,7 +149,8 @@ class TestDeclarationModelProperty:
                 return None
 
         marker = DeclarationModel(lrn="from-the-worker's-reader")
-        worker = MemberWorker("FJ", Reading("FJ", {}), clock=lambda: 2000.0, models=lambda xml: marker)
+        worker = MemberWorker("FJ", Reading("FJ", {}), clock=lambda: 2000.0,
+                              models=lambda xml, profile=None: marker)
         payload = make_declaration(member="FJ", lrn="W1", seed=1)
         record = InRecord("oco.deliver.FJ", 0, 1, b"k", payload,
                           {h.PARTICIPANT: "fj-post", h.LRN: "W1", h.FUNCTION_CODE: "9", h.TRACKING_ID: "t"})
@@ -178,6 +179,25 @@ class TestDeclarationModelProperty:
         model = worker._declaration(record, 1).model  # noqa: SLF001 - the Declaration an adapter would get
         assert model.lrn == "S1" and model.items[0].description == model.items[0].hs_code
 
+
+    def test_the_profile_that_validated_a_declaration_reads_it(self, tmp_path: Path) -> None:
+        """Two versions of one profile read the same root and payload with their own `model:` paths: the one
+        named by the delivered record's `oco-profile` header reads it."""
+        from gateway.profiles import ModelReaders  # noqa: PLC0415
+
+        for name, extra in (("oco", ""), ("oco-next", "model:\n  item.description: dec:Commodity/dec:Classification/dec:ID\n")):
+            folder = tmp_path / "profiles" / name
+            folder.mkdir(parents=True)
+            for f in default_profiles_dir().joinpath("oco").iterdir():
+                folder.joinpath(f.name).write_bytes(f.read_bytes())
+            descriptor = folder / "profile.yaml"
+            descriptor.write_text(descriptor.read_text().replace("name: oco\n", f"name: {name}\n", 1) + extra)
+        readers = ModelReaders.load(tmp_path / "profiles")
+        xml = make_declaration(member="FJ", lrn="V1", seed=2)
+        newer, older = readers(xml, "oco-next").items[0], readers(xml, "oco").items[0]
+        assert newer.description == newer.hs_code
+        assert older.description != older.hs_code
+        assert readers(xml, "not-loaded-here").lrn == "V1"  # an unknown name falls back to the tags
 
     def test_delivery_service_refuses_a_wrong_model_path_at_start_up(self, tmp_path: Path) -> None:
         """A `model:` path that does not compile stops `oco-gateway deliver` at start-up, as it stops the gateway,
