@@ -7,6 +7,8 @@
                                (:func:`parse_settings`)
 ``gateway.sdk.simkit``         the simulator kit: the ``/control`` API (down, delay, failure rate, reject next,
                                registrations, call log) every simulator shares
+``gateway.sdk.simclient``      runs a simulator as a process (``oco-gateway simulate <name>``) and drives its
+                               ``/control`` API: the contract suite's ``national`` handle
 ``gateway.sdk.contract``       the contract suite (pytest) every adapter passes against its simulator
 ``gateway.sdk.testing``        an in-memory fake national system, for tests that need no network
 =============================  ==================================================================================
