@@ -210,8 +210,10 @@ def _number(text: str | None, default: int) -> int:
 
 
 def _totals_by_code(assessment: Assessment) -> list[TaxDue]:
-    """Sum item-level tax lines per tax code: the submitter needs what to pay, not every item's share."""
-    totals: dict[str, Decimal] = {}
+    """Sum item-level tax lines per tax code and currency: the submitter needs what to pay, not every item's
+    share; a line in its own currency (:attr:`TaxLine.currency`) is never added to one in another."""
+    totals: dict[tuple[str, str], Decimal] = {}
     for line in assessment.taxes:
-        totals[line.code] = totals.get(line.code, Decimal(0)) + line.amount
-    return [TaxDue(code[:3], amount, assessment.currency, assessment.number) for code, amount in totals.items()]
+        key = (line.code, line.currency or assessment.currency)
+        totals[key] = totals.get(key, Decimal(0)) + line.amount
+    return [TaxDue(code[:3], amount, currency, assessment.number) for (code, currency), amount in totals.items()]

@@ -139,16 +139,30 @@ class Registration:
 
 @dataclass(frozen=True, slots=True)
 class TaxLine:
-    """One assessed tax or duty."""
+    """One assessed tax or duty, in its own currency when that is not the assessment's.
+
+    Attributes:
+        code: the national tax code (``CUD``, ``VAT``...).
+        amount: the amount assessed.
+        item: goods item sequence number, None for declaration-level taxes.
+        currency: ISO 4217 code of ``amount``; None means :attr:`Assessment.currency`. Set it when the
+            national system assesses a line in another currency (a duty collected in the invoice's
+            currency): the submitter's Response then carries this line with its own ``currencyID``.
+    """
 
     code: str
     amount: Decimal
-    item: int | None = None  # goods item sequence number, None for declaration-level taxes
+    item: int | None = None
+    currency: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Assessment:
-    """The duties and taxes the national system assessed."""
+    """The duties and taxes the national system assessed.
+
+    ``currency`` is the currency of ``total`` and of every tax line that names none (:attr:`TaxLine.currency`);
+    ``total`` sums only the lines in ``currency``.
+    """
 
     number: str | None
     total: Decimal

@@ -4,7 +4,8 @@ no Kafka."""
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from decimal import Decimal
 
 import pytest
 from pydantic import ValidationError
@@ -17,6 +18,7 @@ from gateway.delivery.lanes import Lane, LaneScheduler
 from gateway.delivery.worker import InRecord, MemberWorker
 from gateway.responses import read_response
 from gateway.samples import make_declaration
+from gateway.sdk import Assessment, Declaration, NationalAnswer, TaxLine
 from gateway.sdk.testing import FakeAdapter
 
 
@@ -114,6 +116,22 @@ class TestMemberWorker:
         assert first.statements == () and again.answer is not None and again.answer.duplicate
         assert replay.declaration_id == first.declaration_id == "FJ-000001"
         assert [(s.type_code, s.code) for s in replay.statements] == [("DUP", "NATIONAL-REPLAY")]
+
+    async def test_tax_lines_in_their_own_currency_stay_apart_in_the_reply(self) -> None:
+        """An assessment whose lines are in two currencies is answered with one DutyTaxFee per code and
+        currency, each with its own currencyID: a USD duty is never added to an FJD one."""
+
+        class Assessing(FakeAdapter):
+            async def deliver(self, declaration: Declaration) -> NationalAnswer:
+                answer = await super().deliver(declaration)
+                taxes = (TaxLine("CUD", Decimal("10.00"), 1), TaxLine("CUD", Decimal("5.50"), 2, currency="USD"),
+                         TaxLine("CUD", Decimal("2.00"), 3), TaxLine("VAT", Decimal("1.25"), 2, currency="USD"))
+                return replace(answer, assessment=Assessment("A 1", Decimal("12.00"), "FJD", taxes))
+
+        decision = await self.worker(Assessing("FJ", {})).handle(record())
+        summary = read_response(decision.outputs[0].value)
+        assert sorted(((t.code, t.currency, t.amount) for t in summary.taxes)) == [
+            ("CUD", "FJD", Decimal("12.00")), ("CUD", "USD", Decimal("5.50")), ("VAT", "USD", Decimal("1.25"))]
 
     async def test_national_rejection_becomes_rejected_reply(self) -> None:
         """A national refusal is answered 'rejected' with the national reason, and is not retried."""
