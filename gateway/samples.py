@@ -21,7 +21,8 @@ _NSMAP: dict[Any, str] = {"md": _MD, None: _DEC, "ds": _DS}  # None: DEC is the 
 
 def make_declaration(*, member: str, lrn: str, declarant: str | None = None, items: int = 1,
                      aeo: Sequence[tuple[str, str]] = (), function_code: str = "9", type_code: str = "IMA",
-                     seed: int | None = None, representative: str | None = None) -> bytes:
+                     seed: int | None = None, representative: str | None = None,
+                     currencies: Sequence[str] = ()) -> bytes:
     """Return an OCO declaration (MetaData + Declaration) as UTF-8 bytes.
 
     Imports (type codes not starting with ``EX``) bring goods from abroad and pay duty, excise and VAT;
@@ -39,12 +40,17 @@ def make_declaration(*, member: str, lrn: str, declarant: str | None = None, ite
         type_code: declaration type, 3 letters (``IMA``, ``EXA``...).
         seed: makes the output reproducible; None draws a fresh one.
         representative: the id of a representative acting for the declarant (``Agent``); none by default.
+        currencies: other currencies the goods are valued in: item 1 keeps the member's currency, items 2, 3...
+            take these in turn, for their customs value and for an ad valorem VAT base (imports); each gets a
+            ``CurrencyExchange`` rate. Empty (the default): every item in the member's currency.
 
     Raises:
         ValueError: ``items`` is outside 1..999.
     """
     if not 1 <= items <= 999:
         raise ValueError(f"items must be between 1 and 999, not {items}")
+    if any(not (len(c) == 3 and c.isalpha() and c.isupper()) for c in currencies) or len(currencies) > 8:
+        raise ValueError(f"currencies must be up to 8 ISO 4217 codes (USD, EUR...), not {list(currencies)}")
     rng = random.Random(seed)
     ref = data.member(member)
     export = type_code.upper().startswith("EX")
@@ -90,10 +96,15 @@ def make_declaration(*, member: str, lrn: str, declarant: str | None = None, ite
     vessel, imo = rng.choice(data.VESSELS)
     border = _el(dec, "BorderTransportMeans")
     _transport(border, vessel, imo, partner)
-    if ref.currency != "USD":
+    item_currencies = [ref.currency, *currencies]
+    rates = {"USD": rate} if ref.currency != "USD" else {}
+    for code in currencies:
+        if code != ref.currency and code not in rates:
+            rates[code] = round(rng.uniform(0.4, 2.6), 5)
+    for code, value in rates.items():
         fx = _el(dec, "CurrencyExchange")
-        _el(fx, "CurrencyTypeCode", "USD")
-        _el(fx, "RateNumeric", f"{rate:.5f}")
+        _el(fx, "CurrencyTypeCode", code)
+        _el(fx, "RateNumeric", f"{value:.5f}")
     broker = _el(dec, "Declarant")
     _el(broker, "Name", rng.choice(data.BROKERS))
     _el(broker, "ID", declarant or f"{member}{rng.randrange(10**7):07d}")
@@ -126,7 +137,8 @@ def make_declaration(*, member: str, lrn: str, declarant: str | None = None, ite
     _el(_el(shipment, "Destination"), "CountryCode", partner if export else member)
     _el(_el(shipment, "ExportCountry"), "ID", member if export else partner)
     for seq, (g, line) in enumerate(zip(goods, lines, strict=True), start=1):
-        _item(shipment, seq, g, line, ref, partner, member, export)
+        _item(shipment, seq, g, line, ref, partner, member, export,
+              item_currencies[(seq - 1) % len(item_currencies)] if currencies else None)
     importer = _el(shipment, "Importer")
     _party(importer, foreign_name, None, foreign_city, partner) if export else _party(
         importer, local_name, local_id, port_name, member)
@@ -156,10 +168,10 @@ def _line(rng: random.Random, g: data.Goods, ref: data.Member, rate: float,
 
 
 def _item(shipment: etree._Element, seq: int, g: data.Goods, line: tuple[float, int, float, float],
-          ref: data.Member, partner: str, member: str, export: bool) -> None:
+          ref: data.Member, partner: str, member: str, export: bool, currency: str | None = None) -> None:
     _, packages, gross, customs_value = line
     item = _el(shipment, "GovernmentAgencyGoodsItem")
-    _el(item, "CustomsValueAmount", f"{customs_value:.2f}", currencyID=ref.currency)
+    _el(item, "CustomsValueAmount", f"{customs_value:.2f}", currencyID=currency or ref.currency)
     _el(item, "SequenceNumeric", str(seq))
     commodity = _el(item, "Commodity")
     _el(commodity, "Description", g.description)
@@ -176,6 +188,10 @@ def _item(shipment: etree._Element, seq: int, g: data.Goods, line: tuple[float, 
             excise = _el(commodity, "DutyTaxFee")
             _el(excise, "SpecificTaxBaseQuantity", f"{gross * 0.9:.3f}", unitCode="KGM")
             _el(excise, "TypeCode", "EXC")
+        if currency:  # a declared VAT base, in the item's own currency
+            vat = _el(commodity, "DutyTaxFee")
+            _el(vat, "AdValoremTaxBaseAmount", f"{customs_value:.2f}", currencyID=currency)
+            _el(vat, "TypeCode", "VAT")
     _el(_el(commodity, "GoodsMeasure"), "GrossMassMeasure", f"{gross:.3f}", unitCode="KGM")
     _el(_el(item, "GovernmentProcedure"), "CurrentCode", "1000" if export else "4000")
     _el(_el(item, "Origin"), "CountryCode", origin)

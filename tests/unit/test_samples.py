@@ -68,3 +68,19 @@ class TestMakeDeclaration:
         """The schema allows 1 to 999 goods items; other counts are a ValueError."""
         with pytest.raises(ValueError):
             make_declaration(member="FJ", lrn="L", items=items)
+
+    def test_currencies_value_items_in_turn_with_their_rates(self, registry: ProfileRegistry) -> None:
+        """currencies=("USD", "EUR"): item 1 in the member's currency, items 2 and 3 in USD and EUR (customs
+        value and VAT base alike), each with an exchange rate; still valid for the profile."""
+        root = etree.fromstring(make_declaration(member="FJ", lrn="L", items=4, seed=3, currencies=("USD", "EUR")))
+        assert registry.select(root).validate(root) == []
+        items = root.findall(".//{*}GovernmentAgencyGoodsItem")
+        assert [i.find("{*}CustomsValueAmount").get("currencyID") for i in items] == ["FJD", "USD", "EUR", "FJD"]
+        assert [i.find(".//{*}AdValoremTaxBaseAmount").get("currencyID") for i in items] == ["FJD", "USD", "EUR", "FJD"]
+        assert sorted(e.text for e in root.iterfind(".//{*}CurrencyExchange/{*}CurrencyTypeCode")) == ["EUR", "USD"]
+
+    @pytest.mark.parametrize("currencies", [("usd",), ("EURO",), ("AAA",) * 9])
+    def test_currencies_must_be_iso_codes(self, currencies: tuple[str, ...]) -> None:
+        """A currency that is not three capital letters, or more than 8 of them, is a ValueError."""
+        with pytest.raises(ValueError):
+            make_declaration(member="FJ", lrn="L", currencies=currencies)
