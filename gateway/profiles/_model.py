@@ -171,6 +171,11 @@ class ModelReader:
         self._groups = {group: _Group({k: p for k, p in paths.items() if k.partition(".")[0] == group
                                        or (group == "" and "." not in k)})
                         for group in ("", "party", "address", "aeo", "transport", "location", "item", "duty_tax")}
+        # Field -> element path in local names (pointer form), for the plain paths: what pointer_to() appends.
+        self._elements = {group: {k.partition(".")[2] if group else k: _local_path(p)
+                                  for k, p in paths.items() if p.steps is not None
+                                  and (k.partition(".")[0] == group or (group == "" and "." not in k))}
+                          for group in ("", "item")}
 
     @classmethod
     def for_descriptor(cls, descriptor: ProfileDescriptor, source: Path) -> dict[tuple[str, str | None], ModelReader]:
@@ -199,10 +204,55 @@ class ModelReader:
         dec = root
         if self.payload is not None and root.tag != self.payload:
             dec = next(root.iterchildren(self.payload), root)
-        return _read(self._groups, dec, xml)
+        return _read(self._groups, self._elements, dec, xml)
 
 
-def _read(groups: Mapping[str, _Group], dec: etree._Element, xml: bytes) -> DeclarationModel:
+def _local_path(path: _Path) -> str:
+    assert path.steps is not None
+    return "/".join(step.rpartition("}")[2] for step in path.steps)
+
+
+def _path(node: etree._Element, cache: dict[etree._Element, str]) -> str:
+    """Return a node's pointer, as :func:`gateway.profiles._issues.element_path` writes it, its ancestors' cached."""
+    known = cache.get(node)
+    if known is None:
+        parent, tag = node.getparent(), node.tag
+        local = tag.rpartition("}")[2]  # type: ignore[union-attr]
+        if parent is None:
+            known = f"/{local}"
+        else:
+            count = position = 0
+            for sibling in parent.iterchildren(tag):  # type: ignore[arg-type]
+                count += 1
+                if sibling is node:
+                    position = count
+            known = f"{_path(parent, cache)}/{local}[{position}]" if count > 1 else f"{_path(parent, cache)}/{local}"
+        cache[node] = known
+    return known
+
+
+def _pointers(nodes: list[etree._Element], cache: dict[etree._Element, str]) -> list[str]:
+    """Return each node's pointer; the goods items of one parent cost one pass over it, not one each."""
+    out: list[str] = []
+    parents: dict[tuple[etree._Element, str], tuple[str, dict[etree._Element, int] | None]] = {}
+    for node in nodes:
+        parent, tag = node.getparent(), node.tag
+        if parent is None or not isinstance(tag, str):
+            out.append(_path(node, cache))
+            continue
+        known = parents.get((parent, tag))
+        if known is None:
+            same = list(parent.iterchildren(tag))
+            known = parents[(parent, tag)] = (_path(parent, cache),
+                                              {c: i for i, c in enumerate(same, 1)} if len(same) > 1 else None)
+        base, positions = known
+        local = tag.rpartition("}")[2]
+        out.append(f"{base}/{local}[{positions[node]}]" if positions else f"{base}/{local}")
+    return out
+
+
+def _read(groups: Mapping[str, _Group], elements: Mapping[str, Mapping[str, str]], dec: etree._Element,
+          xml: bytes) -> DeclarationModel:
     # One scan per node read: the declaration, then each party, transport, location, item and tax line.
     party_g, address_g, aeo_g = groups["party"], groups["address"], groups["aeo"]
     transport_g, location_g, item_g, tax_g = groups["transport"], groups["location"], groups["item"], groups["duty_tax"]
@@ -238,7 +288,9 @@ def _read(groups: Mapping[str, _Group], dec: etree._Element, xml: bytes) -> Decl
                            rate=_decimal(f.text("duty_tax.rate")), base_quantity=f.quantity("duty_tax.base_quantity"),
                            base_amount=f.amount("duty_tax.base_amount"), assessed=f.amount("duty_tax.assessed"))
 
-    def item(node: etree._Element) -> GoodsItem:
+    item_paths = elements["item"]
+
+    def item(node: etree._Element, pointer: str) -> GoodsItem:
         f = item_g.scan(node)
         return GoodsItem(
             sequence=_int(f.text("item.sequence")), hs_code=f.text("item.hs_code"),
@@ -246,13 +298,15 @@ def _read(groups: Mapping[str, _Group], dec: etree._Element, xml: bytes) -> Decl
             gross_mass=f.quantity("item.gross_mass"), net_mass=f.quantity("item.net_mass"),
             packages=_int(f.text("item.packages")), package_type=f.text("item.package_type"),
             origin=f.text("item.origin"), procedure=f.text("item.procedure"),
-            duty_tax=tuple(tax(n) for n in f.all("item.duty_tax")))
+            duty_tax=tuple(tax(n) for n in f.all("item.duty_tax")), pointer=pointer, element_paths=item_paths)
 
     def aeo(node: etree._Element) -> AeoHolder:
         f = aeo_g.scan(node)
         return AeoHolder(trader_id=f.text("aeo.id") or "", category=f.text("aeo.category") or "")
 
     d = groups[""].scan(dec)
+    item_nodes = d.all("items")
+    paths: dict[etree._Element, str] = {}
     return DeclarationModel(
         function_code=d.text("function_code"), type_code=d.text("type_code"), lrn=d.text("lrn"),
         customs_reference=d.text("customs_reference"), issued=_datetime(d.text("issued")),
@@ -267,8 +321,8 @@ def _read(groups: Mapping[str, _Group], dec: etree._Element, xml: bytes) -> Decl
         destination_country=d.text("destination_country"), export_country=d.text("export_country"),
         invoice_amount=d.amount("invoice_amount"), total_gross_mass=d.quantity("total_gross_mass"),
         total_packages=_int(d.text("total_packages")),
-        items=tuple(item(n) for n in d.all("items")),
-        xml=xml,
+        items=tuple(item(n, p) for n, p in zip(item_nodes, _pointers(item_nodes, paths), strict=True)),
+        xml=xml, pointer=_path(dec, paths), element_paths=elements[""],
     )
 
 

@@ -5,10 +5,22 @@ themselves. It is built once per declaration, on first use, from the paths the m
 (``model:`` in ``profile.yaml``; WCO DM defaults otherwise): see ``gateway/profiles/_model.py``. Every
 field that the document lacks is None (or an empty tuple); amounts are :class:`~decimal.Decimal` with
 their own currency, quantities with their unit. Anything the model does not carry is in :attr:`DeclarationModel.xml`.
+
+**Pointing back at the submitter's document.** A national system names its own fields in an error; the trader
+needs the WCO element (see :mod:`gateway.sdk.issues`). The model gives the pointer of the declaration
+(:attr:`DeclarationModel.pointer`) and of each goods item (:attr:`GoodsItem.pointer`), and the pointer of a
+field: ``item.pointer_to("hs_code")`` is
+``/MetaData/Declaration/GoodsShipment/GovernmentAgencyGoodsItem[2]/Commodity/Classification/ID``, from the
+element path the member's profile reads that field from (``model:`` in ``profile.yaml``, WCO DM defaults).
+An adapter keeps a small table from its national fields to model fields::
+
+    _FIELDS = {"Tarification/HScode/Commodity_code": "hs_code", "Goods_description/Country_of_origin_code": "origin"}
+    pointer = item.pointer_to(_FIELDS[field]) if field in _FIELDS else item.pointer
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -102,6 +114,24 @@ class GoodsItem:
     origin: str | None = None  # country of origin
     procedure: str | None = None  # requested procedure (4000 release for home use...)
     duty_tax: tuple[DutyTaxLine, ...] = ()
+    pointer: str | None = None
+    """This item's element in the submitted document, in the pointer form (``.../GovernmentAgencyGoodsItem[2]``)."""
+    element_paths: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+    """Field name -> element path below the item (``Commodity/Classification/ID``), as the profile reads it."""
+
+    def pointer_to(self, name: str) -> str | None:
+        """Return the pointer of one of this item's fields (``hs_code``, ``customs_value``...).
+
+        The item's own pointer when the profile reads the field with an XPath that is not a plain element path
+        (the element is then somewhere inside the item); None when the item has no pointer.
+
+        Args:
+            name: a field of :class:`GoodsItem`.
+
+        Raises:
+            KeyError: ``name`` is not a field of the model's goods items.
+        """
+        return _pointer_to(self.pointer, self.element_paths, name, GoodsItem)
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,3 +180,29 @@ class DeclarationModel:
     total_packages: int | None = None
     items: tuple[GoodsItem, ...] = ()
     xml: bytes = field(default=b"", repr=False)
+    pointer: str | None = None
+    """The declaration element in the submitted document (``/MetaData/Declaration``)."""
+    element_paths: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+    """Field name -> element path below the declaration (``DeclarationOfficeID``), as the profile reads it."""
+
+    def pointer_to(self, name: str) -> str | None:
+        """Return the pointer of a declaration-level field (``office``, ``invoice_amount``, ``declarant``...).
+
+        As :meth:`GoodsItem.pointer_to`; a party's or transport's pointer is that of its element.
+
+        Args:
+            name: a field of :class:`DeclarationModel`.
+
+        Raises:
+            KeyError: ``name`` is not a field of the model.
+        """
+        return _pointer_to(self.pointer, self.element_paths, name, DeclarationModel)
+
+
+def _pointer_to(base: str | None, paths: Mapping[str, str], name: str, kind: type) -> str | None:
+    if name not in kind.__dataclass_fields__ or name in ("pointer", "element_paths", "xml"):  # type: ignore[attr-defined]
+        raise KeyError(f"{name!r} is not a field of {kind.__name__}")
+    if base is None:
+        return None
+    relative = paths.get(name)
+    return f"{base}/{relative}" if relative else base

@@ -18,6 +18,7 @@ from gateway.config import default_profiles_dir
 from gateway.delivery.worker import InRecord, MemberWorker
 from gateway.errors import AdapterProtocolError, ProfileError
 from gateway.profiles import ModelReaders, ProfileRegistry
+from gateway.profiles._issues import element_path
 from gateway.profiles._model import DEFAULT_PATHS, ModelReader
 from gateway.samples import make_declaration
 
@@ -240,6 +241,37 @@ class TestModelPaths:
             descriptor.write("model:\n  items: 'x:Item'\n")
         with pytest.raises(ProfileError, match="model.items"):
             ProfileRegistry.load(profile)
+
+    def test_pointers_name_the_elements_as_schema_errors_do(self, readers: ModelReaders) -> None:
+        """The declaration's and each item's pointer, and a field's (pointer_to), are the element paths the
+        gateway's schema errors use (element_path) of the very elements the model read."""
+        payload = make_declaration(member="FJ", lrn="P1", items=3, seed=4)
+        model, root = readers(payload), etree.fromstring(payload)
+        items = root.findall(f".//{{{DEC}}}GovernmentAgencyGoodsItem")
+        assert model.pointer == element_path(root.find(f"{{{DEC}}}Declaration")) == "/MetaData/Declaration"
+        assert [i.pointer for i in model.items] == [element_path(e) for e in items]
+        assert model.items[1].pointer == "/MetaData/Declaration/GoodsShipment/GovernmentAgencyGoodsItem[2]"
+        assert model.items[2].pointer_to("hs_code") == element_path(items[2].find(f".//{{{DEC}}}Classification/{{{DEC}}}ID"))
+        assert model.items[0].pointer_to("customs_value") == element_path(items[0].find(f"{{{DEC}}}CustomsValueAmount"))
+        assert model.pointer_to("office") == "/MetaData/Declaration/DeclarationOfficeID"
+        assert model.pointer_to("declarant") == "/MetaData/Declaration/Declarant"
+
+    def test_a_single_item_has_no_position(self, readers: ModelReaders) -> None:
+        """One goods item: no [1], as element_path writes an element without same-named siblings."""
+        model = readers(make_declaration(member="FJ", lrn="P2", items=1, seed=4))
+        assert model.items[0].pointer == "/MetaData/Declaration/GoodsShipment/GovernmentAgencyGoodsItem"
+
+    def test_pointer_to_follows_the_profile_and_refuses_unknown_fields(self) -> None:
+        """A profile's own path moves the field's pointer; an XPath that is not a plain path points at the item;
+        a name that is not a field is a KeyError (an adapter's typo, found at once)."""
+        reader = ModelReader({"item.description": "dec:Commodity/dec:Classification/dec:ID",
+                              "item.origin": "dec:Origin[1]/dec:CountryCode"}, {}, f"{{{DEC}}}Declaration",
+                             Path("profile.yaml"))
+        item = reader.read(etree.fromstring(make_declaration(member="FJ", lrn="P3", items=2, seed=5))).items[1]
+        assert item.pointer_to("description") == f"{item.pointer}/Commodity/Classification/ID"
+        assert item.pointer_to("origin") == item.pointer
+        with pytest.raises(KeyError, match="colour"):
+            item.pointer_to("colour")
 
     def test_every_default_key_is_documented_in_adapters_guide(self) -> None:
         """docs/adapters.md lists every key a descriptor's `model:` may set."""
