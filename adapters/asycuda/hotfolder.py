@@ -4,6 +4,10 @@ A declaration goes to ``<inbox>/<name>.xml`` (written under a temporary name, th
 never reads half a file); the answer is ``<outbox>/<name>.xml`` (the assessed declaration) or
 ``<outbox>/<name>.err.xml`` (the errors). ``<name>`` derives from the idempotency key, so a redelivery
 finds the answer to an earlier attempt that timed out instead of submitting again.
+
+A registration read is kept as ``<outbox>/taken/<name>.xml``: a file carries no "replayed" header, so that is how
+a redelivery of a declaration already answered (after a crash, a lost commit) is recognised: it is answered from
+the kept registration, flagged as a replay (``NationalAnswer.duplicate``), and nothing is submitted again.
 """
 
 from __future__ import annotations
@@ -60,6 +64,9 @@ class HotFolderTransport:
         name = file_name(key)
         deadline = time.monotonic() + self.timeout
         try:
+            kept = self._taken(name)
+            if kept is not None:  # answered before: a redelivery
+                return Reply(kept, replayed=True)
             reply = self._take_result(name)  # the answer to an earlier attempt that timed out
             if reply is not None:
                 return reply
@@ -93,9 +100,20 @@ class HotFolderTransport:
                 body = path.read_bytes()
             except FileNotFoundError:
                 continue
-            path.unlink(missing_ok=True)
+            if rejected:
+                path.unlink(missing_ok=True)
+            else:
+                taken = self.folders.outbox / "taken"
+                taken.mkdir(exist_ok=True)
+                os.replace(path, taken / path.name)
             return Reply(body, rejected=rejected)
         return None
+
+    def _taken(self, name: str) -> bytes | None:
+        try:
+            return (self.folders.outbox / "taken" / f"{name}.xml").read_bytes()
+        except FileNotFoundError:
+            return None
 
     def _withdraw(self, name: str) -> bool:
         try:

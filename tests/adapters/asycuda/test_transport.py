@@ -113,7 +113,7 @@ class TestHotFolderTransport:
     async def test_result_or_error_file_is_the_reply(self, folders: HotFolderSettings, suffix: str,
                                                      rejected: bool) -> None:
         """The declaration is dropped in the inbox; <name>.xml or <name>.err.xml in the outbox is the reply,
-        and is removed once read."""
+        and leaves the outbox once read (a registration is kept in outbox/taken)."""
         transport = HotFolderTransport(folders, timeout=2, member="FJ")
         name = file_name("k1")
 
@@ -127,7 +127,18 @@ class TestHotFolderTransport:
 
         reply, _ = await asyncio.gather(transport.send(b"<ASYCUDA/>", key="k1", tracking_id="t"), asycuda())
         assert reply == Reply(b"answer", rejected=rejected)
-        assert list(folders.outbox.iterdir()) == []
+        assert list(folders.outbox.glob("*.xml")) == []
+        assert (folders.outbox / "taken" / f"{name}.xml").exists() is not rejected
+
+    async def test_redelivery_of_an_answered_declaration_is_a_replay(self, folders: HotFolderSettings) -> None:
+        """Once a registration was read, the same key is answered from it, flagged replayed, without a new file
+        in the inbox; a rejection is not kept (a corrected declaration has another key anyway)."""
+        name = file_name("k4")
+        (folders.outbox / f"{name}.xml").write_bytes(b"registered")
+        transport = HotFolderTransport(folders, timeout=0.2, member="FJ")
+        assert await transport.send(b"<ASYCUDA/>", key="k4", tracking_id="t") == Reply(b"registered")
+        assert await transport.send(b"<ASYCUDA/>", key="k4", tracking_id="t") == Reply(b"registered", replayed=True)
+        assert list(folders.inbox.iterdir()) == []
 
     async def test_timeout_withdraws_the_file(self, folders: HotFolderSettings) -> None:
         """No result within the timeout raises AdapterUnavailable and takes the unread file back."""
