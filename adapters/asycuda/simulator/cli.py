@@ -72,4 +72,6 @@ def asycuda(member: str, port: int, host: str, hotfolder: Path | None, rates: Pa
     app = create_app(simulator, lifespan=lifespan, rng=rng)
     folder = f", hot folder {hotfolder}" if hotfolder else ""
     click.echo(f"ASYCUDA World simulator for {simulator.member} on http://{host}:{port}{folder}", err=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    # A stop is not held up by answers still waiting out a simulated delay (the contract's timeout case
+    # leaves one sleeping for a minute): they are cancelled after 1 s.
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, timeout_graceful_shutdown=1)

@@ -46,4 +46,5 @@ def wco(member: str, port: int, host: str, delay: float, down: bool, profiles: P
         raise click.ClickException(str(exc)) from exc
     click.echo(f"WCO single-window simulator of {member} on http://{host}:{port} "
                f"(POST /declarations, control at /control)", err=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    # A stop is not held up by answers still waiting out a simulated delay: they are cancelled after 1 s.
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, timeout_graceful_shutdown=1)
