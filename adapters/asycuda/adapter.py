@@ -8,6 +8,7 @@ from typing import Any
 from adapters.asycuda.config import AsycudaSettings
 from adapters.asycuda.hotfolder import HotFolderTransport
 from adapters.asycuda.layout import load_layout
+from adapters.asycuda.limits import check_limits
 from adapters.asycuda.mapping import AsycudaMapping, MappingError
 from adapters.asycuda.result import read_reply
 from adapters.asycuda.transport import AsycudaTransport, HttpTransport
@@ -52,6 +53,8 @@ class AsycudaAdapter(Adapter):
     async def deliver(self, declaration: Declaration) -> NationalAnswer:
         """Map the declaration to ASYCUDA XML, deliver it, and read the registration and assessment.
 
+        A declaration ASYCUDA cannot take (:mod:`adapters.asycuda.limits`) is rejected without calling it.
+
         Args:
             declaration: the validated declaration.
 
@@ -64,11 +67,14 @@ class AsycudaAdapter(Adapter):
         except MappingError as exc:
             raise AdapterProtocolError(f"declaration {declaration.lrn} for {self.member} cannot be mapped to "
                                        f"ASYCUDA World XML: {exc}", member=self.member, adapter=self.NAME) from exc
+        refused = check_limits(declaration.model, member=self.member, currency=self.config.currency)
+        if refused is not None:
+            return refused
         document = self._layout.apply(mapped.document) if self._layout else mapped.document
         reply = await self._transport.send(document, key=declaration.idempotency_key,
                                            tracking_id=declaration.tracking_id)
         currency = self.config.currency or _customs_currency(declaration) or _NO_CURRENCY
-        return read_reply(reply, member=self.member, currency=currency)
+        return read_reply(reply, member=self.member, currency=currency, model=declaration.model)
 
     async def aclose(self) -> None:
         """Close the HTTP connection pool."""

@@ -8,6 +8,11 @@ total in ``Financial/Amounts/Totals_taxes``. A rejection is::
     <ASYCUDA_ERRORS>
       <Error><Code>ASY-HS-UNKNOWN</Code><Message>...</Message><Field>ASYCUDA/Item[2]/...</Field></Error>
     </ASYCUDA_ERRORS>
+
+Each error becomes an Issue under the conventions of :mod:`gateway.sdk.issues`: code
+``<MEMBER>-ASYCUDA-<ASYCUDA's code>`` (``FJ-ASYCUDA-ASY-HS-UNKNOWN``: ASYCUDA's help desk knows its own code), and
+the pointer of the WCO element the field was mapped from (:func:`adapters.asycuda.fields.wco_pointer`), never
+ASYCUDA's own path.
 """
 
 from __future__ import annotations
@@ -18,19 +23,23 @@ from lxml import etree
 
 from adapters.asycuda._dates import parse_date
 from adapters.asycuda._xml import XMLError, child_text, parse_xml
+from adapters.asycuda.fields import wco_pointer
+from adapters.asycuda.limits import SYSTEM
 from adapters.asycuda.transport import ADAPTER, Reply
-from gateway.sdk import AdapterProtocolError, Assessment, Issue, NationalAnswer, Registration, TaxLine
+from gateway.sdk import (AdapterProtocolError, Assessment, DeclarationModel, Issue, NationalAnswer, Registration,
+                         TaxLine, national_issue)
 
 __all__ = ["read_reply"]
 
 
-def read_reply(reply: Reply, *, member: str, currency: str) -> NationalAnswer:
+def read_reply(reply: Reply, *, member: str, currency: str, model: DeclarationModel | None = None) -> NationalAnswer:
     """Turn ASYCUDA's answer into a :class:`NationalAnswer`.
 
     Args:
         reply: the answer from the transport.
         member: the member served, for error context.
         currency: the national currency the assessment is in (ASYCUDA documents do not name it).
+        model: the submitted declaration's model, to point errors at its elements; None: no pointers.
 
     Raises:
         AdapterProtocolError: the answer is not XML, has an unexpected root, or lacks what it must hold
@@ -39,7 +48,7 @@ def read_reply(reply: Reply, *, member: str, currency: str) -> NationalAnswer:
     try:
         root = parse_xml(reply.body)
         if reply.rejected:
-            return NationalAnswer(False, issues=_issues(root), raw=reply.body)
+            return NationalAnswer(False, issues=_issues(root, member, model), raw=reply.body)
         registration = _registration(root)
         return NationalAnswer(True, registration=registration, assessment=_assessment(root, currency),
                               duplicate=reply.replayed, raw=reply.body)
@@ -49,16 +58,23 @@ def read_reply(reply: Reply, *, member: str, currency: str) -> NationalAnswer:
         raise _unreadable(member, f"cannot be read ({exc})", reply.body) from exc
 
 
-def _issues(root: etree._Element) -> tuple[Issue, ...]:
+def _issues(root: etree._Element, member: str, model: DeclarationModel | None) -> tuple[Issue, ...]:
     if root.tag != "ASYCUDA_ERRORS":
         raise ValueError(f"a rejection must be an ASYCUDA_ERRORS document, not <{root.tag}>")
-    issues = tuple(Issue(code=child_text(error, "Code") or "ASY-ERROR",
-                         message=child_text(error, "Message") or "rejected by ASYCUDA World without a message",
-                         path=child_text(error, "Field") or None)
-                   for error in root.iterfind("Error"))
+    issues = tuple(_issue(error, member, model) for error in root.iterfind("Error"))
     if not issues:
         raise ValueError("the rejection lists no Error")
     return issues
+
+
+def _issue(error: etree._Element, member: str, model: DeclarationModel | None) -> Issue:
+    code = child_text(error, "Code") or "ASY-ERROR"
+    message = child_text(error, "Message") or "rejected by ASYCUDA World without a message"
+    pointer = wco_pointer(child_text(error, "Field"), model) if model is not None else None
+    try:
+        return national_issue(member, SYSTEM, code, message, pointer=pointer)
+    except ValueError:  # a code of characters the convention has no room for: keep ASYCUDA's words
+        return national_issue(member, SYSTEM, "ERROR", f"{code}: {message}", pointer=pointer)
 
 
 def _registration(root: etree._Element) -> Registration:

@@ -15,7 +15,8 @@ from gateway.plugins import ADAPTER_GROUP
 from gateway.samples import make_declaration
 
 MODULES = ["adapters.asycuda", "adapters.asycuda._dates", "adapters.asycuda._xml", "adapters.asycuda.adapter",
-           "adapters.asycuda.config", "adapters.asycuda.hotfolder", "adapters.asycuda.mapping",
+           "adapters.asycuda.config", "adapters.asycuda.fields", "adapters.asycuda.hotfolder",
+           "adapters.asycuda.limits", "adapters.asycuda.mapping",
            "adapters.asycuda.result", "adapters.asycuda.transport", "adapters.asycuda.simulator",
            "adapters.asycuda.simulator.app", "adapters.asycuda.simulator.assess", "adapters.asycuda.simulator.checks",
            "adapters.asycuda.simulator.cli", "adapters.asycuda.simulator.rates", "adapters.asycuda.simulator.service",
@@ -63,7 +64,7 @@ class TestAsycudaAdapter:
         with pytest.raises(AdapterProtocolError):
             await adapter.deliver(declaration())
 
-    @pytest.mark.parametrize(("settings", "currency"), [({}, "FJD"), ({"currency": "USD"}, "USD")])
+    @pytest.mark.parametrize(("settings", "currency"), [({}, "FJD"), ({"currency": "FJD"}, "FJD")])
     async def test_assessment_currency(self, settings: dict[str, str], currency: str) -> None:
         """The assessment is in the configured currency, else in that of the declaration's customs values."""
         answer = (b"<ASYCUDA><Identification><Registration><Number>1</Number></Registration>"
@@ -74,6 +75,26 @@ class TestAsycudaAdapter:
                                            transport=httpx.MockTransport(lambda r: httpx.Response(200, content=answer)))
         result = await adapter.deliver(declaration())
         assert result.assessment is not None and result.assessment.currency == currency
+
+
+    @pytest.mark.parametrize(("settings", "payload", "item"), [
+        ({"currency": "USD"}, make_declaration(member="FJ", lrn="AD-1", items=1, seed=1), ""),
+        ({}, make_declaration(member="FJ", lrn="AD-1", items=3, seed=1, currencies=("AUD",)), "[2]"),
+    ])
+    async def test_a_customs_value_not_in_the_national_currency_is_not_sent(self, settings: dict[str, str],
+                                                                           payload: bytes, item: str) -> None:
+        """An item valued in another currency than the installation's (configured, else the first item's) is
+        rejected before calling ASYCUDA: FJ-ASYCUDA-CURRENCY-NOT-NATIONAL, pointing at its CustomsValueAmount."""
+        calls: list[httpx.Request] = []
+        adapter = AsycudaAdapter("FJ", {"url": "http://asycuda.test", **settings})
+        await adapter.aclose()
+        adapter._transport = HttpTransport("http://asycuda.test", timeout=1, member="FJ",  # noqa: SLF001
+                                           transport=httpx.MockTransport(lambda r: calls.append(r) or httpx.Response(500)))
+        answer = await adapter.deliver(declaration(payload))
+        assert not answer.accepted and calls == []
+        (issue,) = answer.issues
+        assert issue.code == "FJ-ASYCUDA-CURRENCY-NOT-NATIONAL"
+        assert issue.path == f"/MetaData/Declaration/GoodsShipment/GovernmentAgencyGoodsItem{item}/CustomsValueAmount"
 
 
 class TestPublicModules:

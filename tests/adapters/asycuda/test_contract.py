@@ -9,11 +9,21 @@ import pytest
 from adapters.asycuda import AsycudaAdapter
 from adapters.asycuda.hotfolder import file_name
 from gateway.sdk import header_value
+from gateway.sdk import Declaration
 from gateway.sdk.contract import AdapterContract
 from tests.adapters.asycuda.conftest import SimulatorControl, SimulatorProcess
 
+CURRENCY = "FJD"  # the installation's national currency
 
-class TestAsycudaHttpContract(AdapterContract):
+
+class AsycudaContract(AdapterContract):
+    def cannot_take_declaration(self) -> Declaration:
+        """Goods valued in AUD: ASYCUDA World values every item in the national currency (adapters.asycuda.limits)."""
+        return self.declaration(edit=lambda payload: payload.replace(
+            f'CustomsValueAmount currencyID="{CURRENCY}"'.encode(), b'CustomsValueAmount currencyID="AUD"'))
+
+
+class TestAsycudaHttpContract(AsycudaContract):
     TIMEOUT = 1.0
 
     @pytest.fixture
@@ -25,12 +35,13 @@ class TestAsycudaHttpContract(AdapterContract):
 
     @pytest.fixture
     async def adapter(self, simulator: SimulatorProcess, national: SimulatorControl) -> AsyncIterator[AsycudaAdapter]:
-        adapter = AsycudaAdapter(self.MEMBER, {"url": simulator.url, "timeout": self.TIMEOUT})
+        adapter = AsycudaAdapter(self.MEMBER, {"url": simulator.url, "timeout": self.TIMEOUT,
+                                              "currency": CURRENCY})
         yield adapter
         await adapter.aclose()
 
 
-class TestAsycudaHotFolderContract(AdapterContract):
+class TestAsycudaHotFolderContract(AsycudaContract):
     TIMEOUT = 1.0
 
     @pytest.fixture
@@ -45,6 +56,7 @@ class TestAsycudaHotFolderContract(AdapterContract):
         assert simulator.hotfolder is not None
         folders = {"inbox": str(simulator.hotfolder / "inbox"), "outbox": str(simulator.hotfolder / "outbox"),
                    "poll_interval": 0.05}
-        adapter = AsycudaAdapter(self.MEMBER, {"mode": "hotfolder", "timeout": self.TIMEOUT, "hotfolder": folders})
+        adapter = AsycudaAdapter(self.MEMBER, {"mode": "hotfolder", "timeout": self.TIMEOUT, "hotfolder": folders,
+                                              "currency": CURRENCY})
         yield adapter
         await adapter.aclose()

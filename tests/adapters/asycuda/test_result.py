@@ -7,9 +7,17 @@ from decimal import Decimal
 
 import pytest
 
+from adapters.asycuda.fields import wco_pointer
 from adapters.asycuda.result import read_reply
 from adapters.asycuda.transport import Reply
+from gateway.profiles._model import default_readers
+from gateway.samples import make_declaration
 from gateway.sdk import AdapterProtocolError, Issue, TaxLine
+from gateway.sdk.contract import resolve_pointer
+
+PAYLOAD = make_declaration(member="FJ", lrn="R-1", items=3, seed=2)
+MODEL = default_readers()(PAYLOAD)
+ITEMS = "/MetaData/Declaration/GoodsShipment/GovernmentAgencyGoodsItem"
 
 ASSESSED = b"""<?xml version="1.0" encoding="UTF-8"?>
 <ASYCUDA id="5000001">
@@ -61,12 +69,37 @@ class TestReadReply:
         assert answer.registration is not None and answer.assessment is None
 
     def test_rejection_lists_the_errors(self) -> None:
-        """A rejection becomes a refused answer with one Issue per ASYCUDA error, field as path."""
-        answer = read_reply(Reply(ERRORS, rejected=True), member="FJ", currency="FJD")
+        """A rejection becomes a refused answer with one Issue per ASYCUDA error, coded <MEMBER>-ASYCUDA-<code>,
+        the field pointed back at the WCO element it was mapped from."""
+        answer = read_reply(Reply(ERRORS, rejected=True), member="FJ", currency="FJD", model=MODEL)
         assert not answer.accepted
         assert answer.issues == (
-            Issue("ASY-HS-UNKNOWN", "unknown chapter 77", path="ASYCUDA/Item[2]/Tarification/HScode/Commodity_code"),
-            Issue("ASY-ITEM-COUNT", "3 items declared, 2 found"))
+            Issue("FJ-ASYCUDA-ASY-HS-UNKNOWN", "unknown chapter 77",
+                  path="/MetaData/Declaration/GoodsShipment/GovernmentAgencyGoodsItem[2]/Commodity/Classification/ID"),
+            Issue("FJ-ASYCUDA-ASY-ITEM-COUNT", "3 items declared, 2 found"))
+
+    def test_without_a_model_no_national_path_is_shown(self) -> None:
+        """With no model to map through, an error has no pointer rather than ASYCUDA's own path."""
+        answer = read_reply(Reply(ERRORS, rejected=True), member="FJ", currency="FJD")
+        assert [i.path for i in answer.issues] == [None, None]
+
+    @pytest.mark.parametrize(("field", "pointer"), [
+        ("ASYCUDA/Item[3]/Goods_description/Country_of_origin_code", f"{ITEMS}[3]/Origin/CountryCode"),
+        ("ASYCUDA/Item[1]/Valuation_item/Total_CIF_itm", f"{ITEMS}[1]/CustomsValueAmount"),
+        ("ASYCUDA/Item[2]/Packages/Kind_of_packages_code", f"{ITEMS}[2]/Packaging/TypeCode"),
+        ("ASYCUDA/Item[2]/Free_text_1", f"{ITEMS}[2]"),
+        ("ASYCUDA/Item[9]/Tarification/HScode/Commodity_code", None),
+        ("ASYCUDA/Identification/Office_segment/Customs_clearance_office_code", "/MetaData/Declaration/DeclarationOfficeID"),
+        ("ASYCUDA/Declarant/Declarant_code", "/MetaData/Declaration/Declarant"),
+        ("ASYCUDA/Transit/Seals", None),
+        (None, None),
+    ])
+    def test_fields_point_at_the_wco_elements(self, field: str | None, pointer: str | None) -> None:
+        """Item fields point at the item's mapped element (the item itself when unmapped), header fields at
+        theirs; an unknown header field or an item the declaration does not have points at nothing."""
+        assert wco_pointer(field, MODEL) == pointer
+        if pointer is not None:
+            assert resolve_pointer(PAYLOAD, pointer) is not None
 
     @pytest.mark.parametrize(("body", "rejected"), [
         (b"<html><body>Bad gateway</body></html", False),
