@@ -21,9 +21,13 @@ from gateway.sdk import (
     NationalAnswer,
     kafka_client_options,
     parse_settings,
+    too_many_items,
 )
 
-__all__ = ["KafkaTopicAdapter"]
+__all__ = ["SYSTEM", "KafkaTopicAdapter"]
+
+SYSTEM = "KAFKA"
+"""The system tag of the issue codes this adapter makes itself (``NZ-KAFKA-TOO-MANY-ITEMS``)."""
 
 
 class KafkaTopicAdapter(Adapter):
@@ -34,7 +38,8 @@ class KafkaTopicAdapter(Adapter):
     first delivery; :meth:`aclose` stops them.
 
     Settings: ``bootstrap_servers`` (required), ``request_topic``, ``reply_topic``, ``timeout`` (seconds from
-    sending to the answer, default 10), ``connect_timeout`` (first connection, default 10).
+    sending to the answer, default 10), ``connect_timeout`` (first connection, default 10), ``max_items`` (the
+    most goods items the member's system takes; more is rejected ``<MEMBER>-KAFKA-TOO-MANY-ITEMS`` unsent).
 
     Args:
         member: the member code.
@@ -65,6 +70,10 @@ class KafkaTopicAdapter(Adapter):
                 ``timeout``.
             AdapterProtocolError: the answer is not a WCO DM Response this adapter can read.
         """
+        if self.config.max_items is not None:
+            refused = too_many_items(declaration.model, self.config.max_items, member=self.member, system=SYSTEM)
+            if refused is not None:
+                return refused
         producer, replies = await self._started()
         key = declaration.idempotency_key
         answer = replies.expect(key)  # before sending: a fast member must not answer into the void

@@ -206,7 +206,7 @@ class MemberResponder:
                                   issues=issues)
         else:
             reference, accepted_at = self._registered.next_reference()
-            taxes = [TaxDue("GST", verdict.gst[0], verdict.gst[1], f"A{reference}")] if verdict.gst else []
+            taxes = [TaxDue("GST", amount, currency, f"A{reference}") for amount, currency in verdict.gst]
             body = build_response(status="accepted", tracking_id=tracking_id, lrn=verdict.lrn, member=self.member,
                                   declaration_id=reference, accepted_at=accepted_at, taxes=taxes)
             self._registered.record(key, body)

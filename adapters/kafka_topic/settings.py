@@ -25,6 +25,9 @@ class KafkaTopicSettings(BaseModel):
     request_topic: str = Field(description="where declarations go (default member.<CODE>.declarations)")
     reply_topic: str = Field(description="where answers come from (default member.<CODE>.answers)")
     timeout: float = Field(10.0, gt=0, le=600, strict=True, description="seconds from a declaration to its answer")
+    max_items: int | None = Field(None, ge=1, le=999, strict=True,
+                                  description="the most goods items the member's system takes in one declaration "
+                                              "(None: no limit of its own); more is rejected before sending")
     connect_timeout: float = Field(10.0, gt=0, le=600, strict=True,
                                    description="seconds to connect and find the topics, on the first delivery")
     security: KafkaClientSecurity = Field(KafkaClientSecurity(), description="how to authenticate to the member's "

@@ -11,9 +11,13 @@ import httpx
 
 from adapters.wco_xml.answer import read_answer
 from adapters.wco_xml.settings import WcoXmlSettings
-from gateway.sdk import Adapter, AdapterProtocolError, AdapterUnavailable, Declaration, NationalAnswer, parse_settings
+from gateway.sdk import (Adapter, AdapterProtocolError, AdapterUnavailable, Declaration, NationalAnswer, parse_settings,
+                         too_many_items)
 
-__all__ = ["REPLAYED_HEADER", "WcoXmlAdapter"]
+__all__ = ["REPLAYED_HEADER", "SYSTEM", "WcoXmlAdapter"]
+
+SYSTEM = "WCO"
+"""The system tag of the issue codes this adapter makes itself (``NZ-WCO-TOO-MANY-ITEMS``)."""
 
 REPLAYED_HEADER = "Idempotent-Replayed"
 """Answer header (``true``) by which the national system says it replayed the answer to an earlier delivery."""
@@ -30,8 +34,10 @@ class WcoXmlAdapter(Adapter):
     ``X-OCO-Tracking-Id`` headers. The answer is a WCO DM Response: FunctionCode 01/02/09/10 accepted,
     03 rejected with its Errors; ``Declaration/ID`` is the customs reference.
 
-    Settings: ``url`` (required), ``timeout`` (seconds, default 10), ``headers`` (extra headers),
-    ``secret_headers`` (extra headers whose values are read from files, such as an API key from a Secret).
+    Settings: ``url`` (required), ``timeout`` (seconds, default 10), ``max_items`` (the most goods items the
+    single window takes; a declaration with more is rejected ``<MEMBER>-WCO-TOO-MANY-ITEMS`` without posting it),
+    ``headers`` (extra headers), ``secret_headers`` (extra headers whose values are read from files, such as an
+    API key from a Secret).
 
     Args:
         member: the member code.
@@ -61,6 +67,10 @@ class WcoXmlAdapter(Adapter):
                 401/403/404/405: the URL or credentials need an operator).
             AdapterProtocolError: the answer is not a WCO DM Response this adapter can read.
         """
+        refused = too_many_items(declaration.model, self.config.max_items, member=self.member, system=SYSTEM) \
+            if self.config.max_items is not None else None
+        if refused is not None:
+            return refused
         headers = {"Content-Type": "application/xml", "Accept": "application/xml",
                    "Idempotency-Key": _header(declaration.idempotency_key),
                    "X-OCO-Tracking-Id": _header(declaration.tracking_id)}

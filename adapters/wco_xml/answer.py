@@ -97,8 +97,9 @@ def _acceptance(declaration: ET.Element | None) -> datetime | None:
 
 
 def _assessment(declaration: ET.Element) -> Assessment | None:
+    # The assessment's currency is the first line's; a line in another one keeps its own (TaxLine.currency).
     lines: list[TaxLine] = []
-    currencies: set[str] = set()
+    currency: str | None = None
     number = None
     for duty in _children(declaration, "DutyTaxFee"):
         payment = _child(duty, "Payment")
@@ -109,15 +110,17 @@ def _assessment(declaration: ET.Element) -> Assessment | None:
             value = Decimal((amount.text or "").strip())
         except InvalidOperation as exc:
             raise ValueError(f"TaxAssessedAmount {amount.text!r} is not a number") from exc
-        currencies.add(amount.get("currencyID", ""))
+        line_currency = amount.get("currencyID", "")
+        if not line_currency:
+            raise ValueError("a TaxAssessedAmount has no currencyID")
+        currency = currency or line_currency
         number = number or _text(payment, "ReferenceID") or None
-        lines.append(TaxLine(code=_text(duty, "TypeCode") or "ZZZ", amount=value))
-    if not lines:
+        lines.append(TaxLine(code=_text(duty, "TypeCode") or "ZZZ", amount=value,
+                             currency=None if line_currency == currency else line_currency))
+    if currency is None:
         return None
-    if len(currencies) > 1:
-        raise ValueError(f"the assessed taxes are in several currencies ({', '.join(sorted(currencies))})")
-    return Assessment(number=number, total=sum((line.amount for line in lines), Decimal(0)),
-                      currency=currencies.pop(), taxes=tuple(lines))
+    return Assessment(number=number, total=sum((line.amount for line in lines if line.currency is None), Decimal(0)),
+                      currency=currency, taxes=tuple(lines))
 
 
 def _local(tag: str) -> str:

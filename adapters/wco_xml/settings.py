@@ -24,6 +24,9 @@ class WcoXmlSettings(BaseModel):
                                  "declarations go to <url>/declarations")
     timeout: float = Field(10.0, gt=0, le=600, strict=True,
                            description="seconds one delivery may take in all (connect, send, answer)")
+    max_items: int | None = Field(None, ge=1, le=999, strict=True,
+                                  description="the most goods items the single window takes in one declaration "
+                                              "(None: no limit of its own); more is rejected before posting")
     headers: dict[str, str] = Field(default_factory=dict,
                                     description="extra HTTP headers sent with every request (not secrets: the "
                                                 "network file is a ConfigMap)")

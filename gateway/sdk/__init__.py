@@ -22,7 +22,7 @@ from __future__ import annotations
 from gateway.errors import AdapterProtocolError, AdapterUnavailable, ConfigError, Issue
 from gateway.sdk.interface import (Adapter, Assessment, Declaration, NationalAnswer, Registration, TaxLine,
                                    header_value, idempotency_key)
-from gateway.sdk.issues import POINTER, cannot_take, issue_code, national_issue
+from gateway.sdk.issues import POINTER, cannot_take, issue_code, national_issue, too_many_items
 from gateway.sdk.model import (Address, AeoHolder, Amount, DeclarationModel, DutyTaxLine, GoodsItem, Location,
                                Party, Quantity, Transport)
 from gateway.sdk.settings import KafkaClientSecurity, kafka_client_options, parse_settings
@@ -57,4 +57,5 @@ __all__ = [
     "kafka_client_options",
     "national_issue",
     "parse_settings",
+    "too_many_items",
 ]

@@ -23,8 +23,9 @@ import re
 
 from gateway.errors import Issue
 from gateway.sdk.interface import NationalAnswer
+from gateway.sdk.model import DeclarationModel
 
-__all__ = ["POINTER", "cannot_take", "issue_code", "national_issue"]
+__all__ = ["POINTER", "cannot_take", "issue_code", "national_issue", "too_many_items"]
 
 _WORD = re.compile(r"[A-Z0-9_]+(?:-[A-Z0-9_]+)*")
 POINTER = re.compile(r"(?:/[A-Za-z_][\w.-]*(?:\[[1-9]\d*\])?)+")
@@ -87,3 +88,21 @@ def cannot_take(member: str, system: str, reason: str, message: str, *, pointer:
         raw: the national answer, when the system itself said it cannot take the document.
     """
     return NationalAnswer(False, issues=(national_issue(member, system, reason, message, pointer=pointer),), raw=raw)
+
+
+def too_many_items(model: DeclarationModel, limit: int | None, *, member: str, system: str) -> NationalAnswer | None:
+    """Return :func:`cannot_take`'s answer when the declaration has more goods items than the national system
+    takes (``TOO-MANY-ITEMS``, pointing at the first item too many), else None.
+
+    Args:
+        model: the declaration's model.
+        limit: the most goods items one declaration may have there; None for no limit.
+        member: destination member code.
+        system: the national system's tag.
+    """
+    if limit is None or len(model.items) <= limit:
+        return None
+    return cannot_take(member, system, "TOO-MANY-ITEMS",
+                       f"the declaration has {len(model.items)} goods items; the national system of {member} takes "
+                       f"at most {limit} per declaration: split it into several declarations",
+                       pointer=model.items[limit].pointer)

@@ -6,7 +6,8 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any
 
-from gateway.sdk import Adapter, AdapterProtocolError, AdapterUnavailable, Declaration, Issue, NationalAnswer, Registration
+from gateway.sdk import (Adapter, AdapterProtocolError, AdapterUnavailable, Declaration, Issue, NationalAnswer,
+                         Registration, too_many_items)
 
 __all__ = ["FakeAdapter", "FakeNationalSystem"]
 
@@ -16,8 +17,9 @@ class FakeAdapter(Adapter):
 
     Settings (all optional): ``reject_lrns`` (list of LRNs to refuse), ``poison_lrns`` (LRNs whose answer is
     unreadable: AdapterProtocolError), ``delay`` (seconds per call),
-    ``timeout`` (seconds; a slower answer raises AdapterUnavailable). Attributes ``down``, ``reject_next``
-    and ``calls`` are for tests to set and read.
+    ``timeout`` (seconds; a slower answer raises AdapterUnavailable), ``max_items`` (the most goods items it
+    takes: a declaration with more is rejected ``<MEMBER>-FAKE-TOO-MANY-ITEMS``, as a declaration it cannot take).
+    Attributes ``down``, ``reject_next`` and ``calls`` are for tests to set and read.
     """
 
     NAME = "fake"
@@ -28,6 +30,7 @@ class FakeAdapter(Adapter):
         self.poison_lrns = set(settings.get("poison_lrns", ()))
         self.delay = float(settings.get("delay", 0))
         self.timeout = float(settings.get("timeout", 30))
+        self.max_items = int(settings["max_items"]) if settings.get("max_items") is not None else None
         self.down = False
         self.reject_next = False
         self.calls: list[Declaration] = []
@@ -44,6 +47,10 @@ class FakeAdapter(Adapter):
         if self.down:
             raise AdapterUnavailable(f"fake national system of {self.member} is down", member=self.member,
                                      adapter=self.NAME)
+        if self.max_items is not None:
+            refused = too_many_items(declaration.model, self.max_items, member=self.member, system="FAKE")
+            if refused is not None:
+                return refused
         if declaration.lrn in self.poison_lrns:
             raise AdapterProtocolError(f"unreadable answer for {declaration.lrn}", member=self.member, adapter=self.NAME)
         if self.reject_next or declaration.lrn in self.reject_lrns:

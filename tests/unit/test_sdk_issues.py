@@ -47,3 +47,22 @@ def test_cannot_take_is_a_rejection_with_a_coded_pointed_reason() -> None:
     (issue,) = answer.issues
     assert issue.code == "FJ-ASYCUDA-TOO-MANY-ITEMS"
     assert issue.path and issue.path.endswith("GovernmentAgencyGoodsItem[1000]")
+
+
+class TestTooManyItems:
+    def test_over_the_limit_points_at_the_first_item_too_many(self) -> None:
+        """4 items where 3 are taken: rejected FJ-TSW-TOO-MANY-ITEMS, pointing at item 4, which exists."""
+        from gateway.profiles._model import default_readers
+        from gateway.sdk import too_many_items
+        from gateway.sdk.contract import resolve_pointer
+
+        payload = make_declaration(member="FJ", lrn="L", items=4, seed=2)
+        model = default_readers()(payload)
+        answer = too_many_items(model, 3, member="FJ", system="TSW")
+        assert answer is not None and not answer.accepted
+        (issue,) = answer.issues
+        assert issue.code == "FJ-TSW-TOO-MANY-ITEMS" and "at most 3" in issue.message
+        assert issue.path == "/MetaData/Declaration/GoodsShipment/GovernmentAgencyGoodsItem[4]"
+        assert resolve_pointer(payload, issue.path) is not None
+        assert too_many_items(model, 4, member="FJ", system="TSW") is None
+        assert too_many_items(model, None, member="FJ", system="TSW") is None

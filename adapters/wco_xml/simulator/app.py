@@ -87,7 +87,7 @@ def create_app(member: str, *, profiles_dir: str | Path | None = None, controls:
                                   issues=issues)
             return Response(body, 422, media_type=_XML)
         reference, accepted_at = registered.next_reference()
-        taxes = [TaxDue("GST", verdict.gst[0], verdict.gst[1], f"A{reference}")] if verdict.gst else []
+        taxes = [TaxDue("GST", amount, currency, f"A{reference}") for amount, currency in verdict.gst]
         body = build_response(status="accepted", tracking_id=tracking_id, lrn=verdict.lrn, member=member,
                               declaration_id=reference, accepted_at=accepted_at, taxes=taxes)
         registered.record(key, body)

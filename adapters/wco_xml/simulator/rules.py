@@ -34,12 +34,13 @@ class Verdict:
     Attributes:
         issues: why it is refused; empty when it may be registered.
         lrn: the trader's reference, when it could be read.
-        gst: the tax to assess (amount, currency), when the declaration carries customs values.
+        gst: the tax to assess, (amount, currency) per currency the customs values are in (in order of first
+            appearance): a value in USD is taxed in USD, never added to one in NZD; empty without customs values.
     """
 
     issues: tuple[Issue, ...]
     lrn: str | None = None
-    gst: tuple[Decimal, str] | None = None
+    gst: tuple[tuple[Decimal, str], ...] = ()
 
 
 class DeclarationJudge:
@@ -91,12 +92,14 @@ class DeclarationJudge:
         return Verdict(tuple(issues), lrn=fields.lrn, gst=_gst(root))
 
 
-def _gst(root: etree._Element) -> tuple[Decimal, str] | None:
-    total, currency = Decimal(0), None
+def _gst(root: etree._Element) -> tuple[tuple[Decimal, str], ...]:
+    totals: dict[str, Decimal] = {}
     for value in _VALUES(root):
+        currency = value.get("currencyID")
+        if not currency:
+            continue
         try:
-            total += Decimal(value.text or "0")
+            totals[currency] = totals.get(currency, Decimal(0)) + Decimal(value.text or "0")
         except InvalidOperation:
             continue  # the XSD already checked the amounts; nothing unreadable gets here
-        currency = currency or value.get("currencyID")
-    return ((total * GST_RATE).quantize(Decimal("0.01")), currency) if currency else None
+    return tuple(((total * GST_RATE).quantize(Decimal("0.01")), currency) for currency, total in totals.items())

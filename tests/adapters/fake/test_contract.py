@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from gateway.sdk import Declaration
 from gateway.sdk.contract import AdapterContract
 from gateway.sdk.testing import FakeAdapter, FakeNationalSystem
 
@@ -13,7 +14,11 @@ class TestFakeAdapterContract(AdapterContract):
 
     @pytest.fixture
     def adapter(self) -> FakeAdapter:
-        return FakeAdapter(self.MEMBER, {"timeout": self.TIMEOUT})
+        return FakeAdapter(self.MEMBER, {"timeout": self.TIMEOUT, "max_items": 5})
+
+    def cannot_take_declaration(self) -> Declaration:
+        """One goods item more than the fake system's max_items."""
+        return self.declaration(items=6)
 
     @pytest.fixture
     def national(self, adapter: FakeAdapter) -> FakeNationalSystem:

@@ -39,6 +39,7 @@ class TestKafkaTopicSettings:
         ({"bootstrap_servers": 9092}, "settings.bootstrap_servers"),
         ({"bootstrap_servers": "k:1", "request_topic": "bad topic"}, "settings.request_topic"),
         ({"bootstrap_servers": "k:1", "reply_topic": ""}, "settings.reply_topic"),
+        ({"bootstrap_servers": "k:1", "max_items": 1000}, "settings.max_items"),
         ({"bootstrap_servers": "k:1", "request_topic": "t", "reply_topic": "t"}, "reply_topic"),
         ({"bootstrap_servers": "k:1", "timeout": -1}, "settings.timeout"),
         ({"bootstrap_servers": "k:1", "connect_timeout": "5"}, "settings.connect_timeout"),

@@ -52,6 +52,16 @@ class TestReadAnswer:
         assert [(t.code, t.amount) for t in answer.assessment.taxes] == [("GST", Decimal("15.00")),
                                                                          ("EXC", Decimal("2.50"))]
 
+    def test_taxes_in_several_currencies_keep_their_own(self) -> None:
+        """Lines in another currency than the first keep it (TaxLine.currency); the total sums the first's."""
+        raw = build_response(status="accepted", tracking_id="t-1", lrn="LRN1", member="NZ", declaration_id="26NZ8",
+                             taxes=[TaxDue("GST", Decimal("15.00"), "NZD", "A8"), TaxDue("GST", Decimal("4.00"), "USD", "A8"),
+                                    TaxDue("EXC", Decimal("1.00"), "NZD", "A8")])
+        assessment = read_answer(raw).assessment
+        assert assessment is not None and (assessment.currency, assessment.total) == ("NZD", Decimal("16.00"))
+        assert [(t.code, t.amount, t.currency) for t in assessment.taxes] == [
+            ("GST", Decimal("15.00"), None), ("GST", Decimal("4.00"), "USD"), ("EXC", Decimal("1.00"), None)]
+
     def test_oco_rejection_gives_issues(self) -> None:
         """An OCO Response 03 gives one issue per Error, with code, message, path and line."""
         raw = build_response(status="rejected", tracking_id="t", lrn="L", member="NZ",
@@ -109,10 +119,8 @@ class TestReadAnswer:
         (_response("<FunctionCode>01</FunctionCode><Declaration><DutyTaxFee><Payment>"
                    "<TaxAssessedAmount currencyID='NZD'>lots</TaxAssessedAmount></Payment></DutyTaxFee>"
                    "</Declaration>"), "not a number"),
-        (_response("<FunctionCode>01</FunctionCode><Declaration>"
-                   "<DutyTaxFee><Payment><TaxAssessedAmount currencyID='NZD'>1</TaxAssessedAmount></Payment>"
-                   "</DutyTaxFee><DutyTaxFee><Payment><TaxAssessedAmount currencyID='USD'>1</TaxAssessedAmount>"
-                   "</Payment></DutyTaxFee></Declaration>"), "several currencies"),
+        (_response("<FunctionCode>01</FunctionCode><Declaration><DutyTaxFee><Payment>"
+                   "<TaxAssessedAmount>1</TaxAssessedAmount></Payment></DutyTaxFee></Declaration>"), "no currencyID"),
     ])
     def test_unreadable_answers_raise_value_error(self, data: bytes, words: str) -> None:
         """Malformed XML, a DTD, no Response, an unknown FunctionCode or unreadable taxes raise ValueError."""

@@ -9,7 +9,7 @@ import pytest
 
 from adapters.wco_xml import WcoXmlAdapter
 from gateway.sdk.simclient import SimulatorControl
-from gateway.sdk import header_value
+from gateway.sdk import Declaration, header_value
 from gateway.sdk.contract import AdapterContract
 from tests.adapters.wco_xml.conftest import MEMBER
 
@@ -38,8 +38,12 @@ class TestWcoXmlAdapterContract(AdapterContract):
 
     @pytest.fixture
     async def adapter(self, wco_simulator: str) -> AsyncIterator[WcoXmlAdapter]:
-        adapter = WcoXmlAdapter(self.MEMBER, {"url": wco_simulator, "timeout": self.TIMEOUT})
+        adapter = WcoXmlAdapter(self.MEMBER, {"url": wco_simulator, "timeout": self.TIMEOUT, "max_items": 50})
         try:
             yield adapter
         finally:
             await adapter.aclose()
+
+    def cannot_take_declaration(self) -> Declaration:
+        """One goods item more than the single window takes (max_items)."""
+        return self.declaration(items=51)

@@ -27,6 +27,8 @@ class TestWcoXmlSettings:
         ({"url": "ftp://tsw.example"}, "settings.url"),
         ({"url": 42}, "settings.url"),
         ({"url": "http://x", "timeout": 0}, "settings.timeout"),
+        ({"url": "http://x", "max_items": 0}, "settings.max_items"),
+        ({"url": "http://x", "max_items": "50"}, "settings.max_items"),
         ({"url": "http://x", "timeout": "10"}, "settings.timeout"),
         ({"url": "http://x", "timeout": True}, "settings.timeout"),
         ({"url": "http://x", "headers": ["a"]}, "settings.headers"),
