@@ -24,7 +24,7 @@ from gateway.sdk import (
     too_many_items,
 )
 
-__all__ = ["SYSTEM", "KafkaTopicAdapter"]
+__all__ = ["KafkaTopicAdapter", "SYSTEM"]
 
 SYSTEM = "KAFKA"
 """The system tag of the issue codes this adapter makes itself (``NZ-KAFKA-TOO-MANY-ITEMS``)."""
