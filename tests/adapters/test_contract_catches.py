@@ -1,7 +1,7 @@
 """The contract suite catches what it claims to: run against adapters with their timeout removed or their
 duplicate flag never set, exactly those cases fail (with a message that says why), while the same adapters
 unbroken pass. The broken adapters are in ``tests/adapters/mutants/broken_adapters.py``, run by pytest in a
-subprocess (the VU JSON example over real HTTP, and the FakeAdapter)."""
+subprocess (the wco-xml adapter over real HTTP against its simulator, and the FakeAdapter)."""
 
 from __future__ import annotations
 
@@ -39,12 +39,12 @@ def outcomes(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], 
 
 @pytest.mark.slow
 class TestContractCatches:
-    @pytest.mark.parametrize("kind", ["Vu", "Fake"])
+    @pytest.mark.parametrize("kind", ["Wco", "Fake"])
     def test_correct_adapters_pass(self, outcomes: dict[tuple[str, str], str], kind: str) -> None:
-        """The unbroken VU example and FakeAdapter pass the timeout and duplicate cases."""
+        """The unbroken wco-xml adapter and FakeAdapter pass the timeout and duplicate cases."""
         assert [outcomes.get((f"Test{kind}Correct", case)) for case in CASES] == ["passed", "passed"]
 
-    @pytest.mark.parametrize("kind", ["Vu", "Fake"])
+    @pytest.mark.parametrize("kind", ["Wco", "Fake"])
     def test_a_missing_timeout_fails_fast_and_says_so(self, outcomes: dict[tuple[str, str], str], kind: str) -> None:
         """With the adapter's timeout removed the timeout case fails (within its bound, not after the system's
         60 s) saying the adapter has no timeout of its own; the duplicate case still passes."""
@@ -52,7 +52,7 @@ class TestContractCatches:
         assert "no timeout of its own" in failure
         assert outcomes.get((f"Test{kind}NoTimeout", "test_duplicate_delivery_registers_once")) == "passed"
 
-    @pytest.mark.parametrize("kind", ["Vu", "Fake"])
+    @pytest.mark.parametrize("kind", ["Wco", "Fake"])
     def test_a_missing_duplicate_flag_fails(self, outcomes: dict[tuple[str, str], str], kind: str) -> None:
         """With NationalAnswer.duplicate never set the duplicate case fails, naming the flag; the timeout case
         still passes."""

@@ -3,10 +3,11 @@
 ``tests/adapters/test_contract_catches.py`` runs this module in a pytest subprocess and checks that the
 contract fails exactly where each adapter is broken, and passes for the unbroken ones:
 
-- ``TestVuCorrect`` / ``TestFakeCorrect``: the VU JSON example (real HTTP) and the FakeAdapter, unchanged;
-- ``TestVuNoTimeout`` / ``TestFakeNoTimeout``: the adapter's timeout removed (the VU adapter's
+- ``TestWcoCorrect`` / ``TestFakeCorrect``: the wco-xml adapter (real HTTP, against its simulator process) and
+  the FakeAdapter, unchanged;
+- ``TestWcoNoTimeout`` / ``TestFakeNoTimeout``: the adapter's timeout removed (the wco-xml adapter's
   ``asyncio.timeout`` gone and its HTTP client told to wait forever; the fake waiting as long as the system);
-- ``TestVuNoDuplicateFlag`` / ``TestFakeNoDuplicateFlag``: ``NationalAnswer.duplicate`` never set.
+- ``TestWcoNoDuplicateFlag`` / ``TestFakeNoDuplicateFlag``: ``NationalAnswer.duplicate`` never set.
 """
 
 from __future__ import annotations
@@ -23,31 +24,31 @@ import pytest
 
 from gateway.sdk import Declaration, NationalAnswer
 from gateway.sdk.testing import FakeAdapter
+from adapters.wco_xml import adapter as wco
 from tests.adapters.fake import test_contract as fake_contract  # modules, not classes: pytest would collect those
-from tests.adapters.vu_json import adapter as vu
-from tests.adapters.vu_json import test_json_single_window as vu_contract
-from tests.adapters.vu_json.test_json_single_window import window  # noqa: F401 - the fixture, for the classes below
+from tests.adapters.wco_xml import test_contract as wco_contract
+from tests.adapters.wco_xml.conftest import wco_control, wco_simulator  # noqa: F401 - fixtures of the classes below
 
-__all__ = ["TestFakeCorrect", "TestFakeNoDuplicateFlag", "TestFakeNoTimeout", "TestVuCorrect",
-           "TestVuNoDuplicateFlag", "TestVuNoTimeout"]
+__all__ = ["TestFakeCorrect", "TestFakeNoDuplicateFlag", "TestFakeNoTimeout", "TestWcoCorrect",
+           "TestWcoNoDuplicateFlag", "TestWcoNoTimeout"]
 
 
-class _NoTimeoutVu(vu.VuSingleWindowAdapter):
-    """The VU adapter as if its author had left the timeout out."""
+class _NoTimeoutWco(wco.WcoXmlAdapter):
+    """The wco-xml adapter as if its author had left the timeout out."""
 
     def __init__(self, member: str, settings: Any) -> None:
         super().__init__(member, settings)
-        self._client = httpx.AsyncClient(base_url=self.config.url, timeout=None)
+        self._client = httpx.AsyncClient(base_url=self.config.url, headers=self.config.all_headers(), timeout=None)
 
     async def deliver(self, declaration: Declaration) -> NationalAnswer:
         no_timeout = SimpleNamespace(timeout=lambda seconds: contextlib.nullcontext())
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(vu, "asyncio", no_timeout)  # the adapter module's asyncio only
+            patch.setattr(wco, "asyncio", no_timeout)  # the adapter module's asyncio only
             return await super().deliver(declaration)
 
 
-class _NoDuplicateVu(vu.VuSingleWindowAdapter):
-    """The VU adapter as if it ignored the single window's "replayed"."""
+class _NoDuplicateWco(wco.WcoXmlAdapter):
+    """The wco-xml adapter as if it ignored the single window's ``Idempotent-Replayed``."""
 
     async def deliver(self, declaration: Declaration) -> NationalAnswer:
         return dataclasses.replace(await super().deliver(declaration), duplicate=False)
@@ -58,22 +59,22 @@ class _NoDuplicateFake(FakeAdapter):
         return dataclasses.replace(await super().deliver(declaration), duplicate=False)
 
 
-class TestVuCorrect(vu_contract.TestVuSingleWindowContract):
+class TestWcoCorrect(wco_contract.TestWcoXmlAdapterContract):
     pass
 
 
-class TestVuNoTimeout(vu_contract.TestVuSingleWindowContract):
+class TestWcoNoTimeout(wco_contract.TestWcoXmlAdapterContract):
     @pytest.fixture
-    async def adapter(self, window: tuple[Any, str]) -> AsyncIterator[vu.VuSingleWindowAdapter]:  # noqa: F811
-        adapter = _NoTimeoutVu(self.MEMBER, {"url": window[1], "timeout": self.TIMEOUT})
+    async def adapter(self, wco_simulator: str) -> AsyncIterator[wco.WcoXmlAdapter]:  # noqa: F811
+        adapter = _NoTimeoutWco(self.MEMBER, {"url": wco_simulator, "timeout": self.TIMEOUT})
         yield adapter
         await adapter.aclose()
 
 
-class TestVuNoDuplicateFlag(vu_contract.TestVuSingleWindowContract):
+class TestWcoNoDuplicateFlag(wco_contract.TestWcoXmlAdapterContract):
     @pytest.fixture
-    async def adapter(self, window: tuple[Any, str]) -> AsyncIterator[vu.VuSingleWindowAdapter]:  # noqa: F811
-        adapter = _NoDuplicateVu(self.MEMBER, {"url": window[1], "timeout": self.TIMEOUT})
+    async def adapter(self, wco_simulator: str) -> AsyncIterator[wco.WcoXmlAdapter]:  # noqa: F811
+        adapter = _NoDuplicateWco(self.MEMBER, {"url": wco_simulator, "timeout": self.TIMEOUT})
         yield adapter
         await adapter.aclose()
 
