@@ -9,6 +9,7 @@ gateway's conventions (codes ``<MEMBER>-EXSW-<REASON>``, pointers into the submi
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -18,7 +19,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gateway.sdk import (Adapter, AdapterProtocolError, AdapterUnavailable, Amount, Declaration, NationalAnswer,
-                         Party, Registration, cannot_take, header_value, national_issue, parse_settings)
+                         Party, Registration, header_value, national_issue, parse_settings, too_many_items)
 
 __all__ = ["MAX_LINES", "SYSTEM", "ExampleAdapter", "ExampleSettings", "json_body"]
 
@@ -115,11 +116,9 @@ class ExampleAdapter(Adapter):
             AdapterUnavailable: unreachable, too slow, or HTTP 5xx: the worker retries later.
             AdapterProtocolError: an answer this adapter cannot read: the worker parks the declaration.
         """
-        items = declaration.model.items
-        if len(items) > MAX_LINES:  # the system would refuse it: say so where the trader can act
-            return cannot_take(self.member, SYSTEM, "TOO-MANY-LINES",
-                               f"the single window takes at most {MAX_LINES} goods items per declaration, this one "
-                               f"has {len(items)}: split it")
+        refused = too_many_items(declaration.model, MAX_LINES, member=self.member, system=SYSTEM)
+        if refused is not None:  # the system would refuse it: say so, pointing at the first item too many
+            return refused
         try:
             async with asyncio.timeout(self.config.timeout):  # bounds the whole exchange, not each read
                 response = await self._client.post("/api/declarations", json=json_body(declaration), headers={
@@ -152,6 +151,25 @@ class ExampleAdapter(Adapter):
         return kind(f"single window of {self.member}: {what}", member=self.member, adapter=self.NAME)
 
 
+_LINE_FIELD = re.compile(r"lines\[(\d+)\]\.(\w+)")
+_LINE_FIELDS = {"tariff": "hs_code", "description": "description", "origin": "origin", "packages": "packages",
+                "customsValue": "customs_value", "taxes": "duty_tax"}
+"""The body's line fields -> the model's GoodsItem fields they are made from (see json_body)."""
+_FIELDS = {"lrn": "lrn", "procedure": "type_code", "office": "office", "declarant": "declarant",
+           "invoice": "invoice_amount", "importer": "importer", "exporter": "exporter"}
+"""The body's top-level fields -> the model's DeclarationModel fields."""
+
+
 def _pointer(declaration: Declaration, field: str) -> str | None:
-    """Return where a refused JSON field came from in the submitter's document (None when it cannot be told)."""
-    return None
+    """Return where a refused JSON field (``lines[2].tariff``) came from in the submitter's document.
+
+    The national system names its own fields; the trader needs the element of its WCO document. None when
+    the error names no field.
+    """
+    model = declaration.model
+    line = _LINE_FIELD.match(field)
+    if line and 1 <= int(line.group(1)) <= len(model.items):
+        item = model.items[int(line.group(1)) - 1]
+        return item.pointer_to(_LINE_FIELDS[line.group(2)]) if line.group(2) in _LINE_FIELDS else item.pointer
+    top = _FIELDS.get(field.split(".", 1)[0].split("[", 1)[0])
+    return model.pointer_to(top) if top else (model.pointer if field else None)

@@ -135,4 +135,5 @@ def example(member: str, host: str, port: int, delay: float, down: bool) -> None
 
     app = create_app(member, controls=Controls(down=down, delay=delay))
     click.echo(f"example single window of {member} on http://{host}:{port}", err=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    # A request waiting out a long simulated delay must not hold up the stop.
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, timeout_graceful_shutdown=1)

@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 
 from gateway.plugins import ADAPTER_GROUP, SIMULATOR_GROUP, AdapterCatalog
-from gateway.sdk import ConfigError, header_value
+from gateway.sdk import ConfigError, Declaration, header_value
 from gateway.sdk.contract import AdapterContract
 from gateway.sdk.simclient import SimulatorControl, SimulatorProcess
 from oco_adapter_example import ExampleAdapter
+from oco_adapter_example.adapter import MAX_LINES
 
 MEMBER = "VU"
 
@@ -28,6 +29,10 @@ def simulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimulatorPro
 class TestExampleAdapterContract(AdapterContract):
     MEMBER = MEMBER
     TIMEOUT = 0.5
+
+    def cannot_take_declaration(self) -> Declaration:
+        """The single window takes at most MAX_LINES goods items; the WCO data model allows more."""
+        return self.declaration(items=MAX_LINES + 1)
 
     @pytest.fixture
     async def national(self, simulator: SimulatorProcess) -> SimulatorControl:
