@@ -9,6 +9,8 @@
                                registrations, call log) every simulator shares
 ``gateway.sdk.simclient``      runs a simulator as a process (``oco-gateway simulate <name>``) and drives its
                                ``/control`` API: the contract suite's ``national`` handle
+``gateway.sdk.registry``       the simulators' registration book: registrations and number series in SQLite,
+                               replays, the unique-LRN-per-declarant rule
 ``gateway.sdk.contract``       the contract suite (pytest) every adapter passes against its simulator
 ``gateway.sdk.testing``        an in-memory fake national system, for tests that need no network
 =============================  ==================================================================================
