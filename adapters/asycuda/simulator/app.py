@@ -108,9 +108,7 @@ def _report(simulator: AsycudaSimulator) -> dict[str, Any]:
 
 
 def _totals(simulator: AsycudaSimulator) -> dict[str, Any]:
-    records = simulator.state.records.values()
-    return {"keys": len(simulator.state.records), "total": sum(r.registrations for r in records),
-            "replays": sum(r.replays for r in records), "counters": simulator.state.counters}
+    return simulator.state.book.totals()
 
 
 @asynccontextmanager

@@ -37,7 +37,7 @@ __all__ = ["asycuda"]
               help="Share of requests that fail (503 or a dropped connection).")
 @click.option("--down", is_flag=True, help="Start down: 503 for everything but /control.")
 @click.option("--state", "state_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="Keep registrations in this JSON file across restarts.")
+              help="Keep registrations and numbers in this SQLite file across restarts (created when missing).")
 @click.option("--seed", type=int, help="Seed of the simulated failures, for reproducible runs.")
 @click.option("--layout", help="The installation's layout (a shipped name or a file): documents that do not "
               "follow it are refused, as that installation's XML import would.")
@@ -50,7 +50,6 @@ def asycuda(member: str, port: int, host: str, hotfolder: Path | None, rates: Pa
     try:
         tariff = load_tariff(rates)
         state = SimulatorState(path=state_file, controls=Controls(down=down, delay=delay, failure_rate=failure_rate))
-        state.load()
         simulator = AsycudaSimulator(member.upper(), tariff, state, load_layout(layout) if layout else None)
     except (OSError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc

@@ -7,19 +7,40 @@ each front-end plays "down" and "failure" its own way, the delay is played here.
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import dataclass
 from datetime import date
 
 from lxml import etree
 
-from adapters.asycuda._xml import XMLError, parse_xml
+from adapters.asycuda._xml import XMLError, child_text, parse_xml
 from adapters.asycuda.layout import Layout
 from adapters.asycuda.simulator.assess import Numbers, assess
 from adapters.asycuda.simulator.checks import Problem, check_declaration, errors_document
 from adapters.asycuda.simulator.rates import Tariff
-from adapters.asycuda.simulator.state import Record, SimulatorState
+from adapters.asycuda.simulator.state import SimulatorState
+from gateway.sdk.registry import ORIGINAL, content_digest
 
-__all__ = ["AsycudaSimulator", "Outcome"]
+__all__ = ["AsycudaSimulator", "Outcome", "function_code_of"]
+
+DUPLICATE_REFERENCE = "ASY-DEC-REF-EXISTS"
+"""The error code of an original declaration whose declarant reference (LRN) the declarant already used."""
+REFERENCE_FIELD = "ASYCUDA/Declarant/Reference/Number"
+# The gateway's key ends ":<function code>:<16 hex digits>"; a hot-folder file name derived from it, "_<fc>_<hex>-<hex>".
+_KEY_FUNCTION = re.compile(r"[:_](\d{1,2})[:_][0-9a-f]{16}(?:-[0-9a-f]{12})?$")
+
+
+def function_code_of(key: str | None) -> str:
+    """Return the function code an idempotency key (or a hot-folder name derived from it) carries; 9 when none.
+
+    ASYCUDA documents do not carry the WCO function code; the gateway's key does
+    (``participant:lrn:function_code:version``, :func:`gateway.sdk.idempotency_key`).
+
+    Args:
+        key: the ``Idempotency-Key`` header, or the hot-folder file's name.
+    """
+    found = _KEY_FUNCTION.search(key or "")
+    return found.group(1) if found else ORIGINAL
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +79,7 @@ class AsycudaSimulator:
         self.rates = tariff.members[member]
         self.state = state
         self.layout = layout
-        self._instances = itertools.count(5_000_001 + sum(r.registrations for r in state.records.values()))
+        self._instances = itertools.count(5_000_001 + int(state.book.totals()["total"]))
 
     async def submit(self, document: bytes, key: str | None) -> Outcome:
         """Register and assess ``document``, or refuse it; a known ``key`` gets its first answer again.
@@ -70,10 +91,9 @@ class AsycudaSimulator:
         await self.state.controls.pause()
         # No await from here on: the check-then-register below is atomic under asyncio, so two copies of
         # one declaration racing each other still register once.
-        known = self.state.records.get(key) if key else None
+        known = self.state.book.replay(key) if key else None
         if known is not None:
-            known.replays += 1
-            return Outcome(True, known.document, replayed=True)
+            return Outcome(True, known.answer, replayed=True)
         try:
             root = parse_xml(document)
         except XMLError as exc:
@@ -83,6 +103,15 @@ class AsycudaSimulator:
         problems += check_declaration(root, self.member, self.rates)
         if problems:
             return self._refuse(problems)
+        declarant, lrn = child_text(root, "Declarant/Declarant_code"), child_text(root, "Declarant/Reference/Number")
+        function_code, digest = function_code_of(key), content_digest(document)
+        taken = self.state.book.conflict(declarant, lrn, function_code, digest) if lrn else None
+        if taken is not None:
+            self.state.book.bump("refused:duplicate-reference")
+            return self._refuse([Problem(DUPLICATE_REFERENCE, f"Declarant reference {lrn} already exists for "
+                                         f"declarant {declarant} (declaration {taken.reference}): a new declaration "
+                                         "needs a new reference; amend the registered one to change it",
+                                         REFERENCE_FIELD)])
         if self.state.controls.take_rejection():
             return self._refuse([Problem("ASY-DECLARANT-REFUSED", "The declarant is not authorised to lodge "
                                          "declarations at this office (business rule)",
@@ -94,9 +123,10 @@ class AsycudaSimulator:
         assess(root, self.tariff, self.rates, numbers)
         etree.indent(root)  # the lines added by the assessment, laid out like the rest
         answer = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
-        if key:
-            self.state.records[key] = Record(answer)
-        self.state.save()
+        office = child_text(root, "Identification/Office_segment/Customs_clearance_office_code")
+        self.state.book.register(key or None, declarant=declarant, lrn=lrn, function_code=function_code,
+                                 digest=digest, reference=f"{office} C {numbers.registration} {today.year}",
+                                 answer=answer)
         return Outcome(True, answer)
 
     def registrations(self, key: str) -> int:
@@ -105,8 +135,7 @@ class AsycudaSimulator:
         Args:
             key: the idempotency key (hot folder: the file name without ``.xml``).
         """
-        record = self.state.records.get(key)
-        return record.registrations if record else 0
+        return self.state.book.count(key)
 
     @staticmethod
     def _refuse(problems: list[Problem]) -> Outcome:

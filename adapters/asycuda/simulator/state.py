@@ -1,29 +1,19 @@
-"""The simulator's memory: its failure controls (:class:`gateway.sdk.simkit.Controls`), the registrations by
-idempotency key, the counters.
+"""The simulator's memory: its failure controls (:class:`gateway.sdk.simkit.Controls`) and its registration book
+(:class:`gateway.sdk.registry.RegistrationBook`: registrations by idempotency key, number series).
 
-With a state file, registrations and counters survive a restart (written after each registration,
-atomically), as a real ASYCUDA database would.
+With a state file (SQLite), registrations and numbers survive a restart, as a real ASYCUDA database would;
+each registration is one small transaction, whatever the number already registered.
 """
 
 from __future__ import annotations
 
-import json
-import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from gateway.sdk.registry import RegistrationBook
 from gateway.sdk.simkit import Controls
 
-__all__ = ["Record", "SimulatorState"]
-
-
-@dataclass(slots=True)
-class Record:
-    """A declaration registered under an idempotency key: the answer and how often it was registered."""
-
-    document: bytes
-    registrations: int = 1
-    replays: int = 0
+__all__ = ["SimulatorState"]
 
 
 @dataclass(slots=True)
@@ -31,39 +21,19 @@ class SimulatorState:
     """Everything the simulator remembers.
 
     Args:
-        path: the state file; None keeps everything in memory only.
+        path: the state file (a SQLite database, created when missing); None keeps everything in memory only.
+        controls: the failure controls.
+
+    Raises:
+        ValueError: ``path`` is not a registration book (an old JSON state file...); the message names it.
     """
 
     path: Path | None = None
     controls: Controls = field(default_factory=Controls)
-    records: dict[str, Record] = field(default_factory=dict)
-    counters: dict[str, int] = field(default_factory=dict)  # "registration:2026" -> last number
+    book: RegistrationBook = field(init=False)
 
-    def load(self) -> None:
-        """Read the state file, if there is one.
-
-        Raises:
-            ValueError: the file is not a state file written by the simulator.
-        """
-        if self.path is None or not self.path.exists():
-            return
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-            self.counters = {str(k): int(v) for k, v in data["counters"].items()}
-            self.records = {key: Record(document=r["document"].encode(), registrations=r["registrations"],
-                                        replays=r["replays"]) for key, r in data["records"].items()}
-        except (OSError, json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
-            raise ValueError(f"{self.path} is not a simulator state file: {exc!r}") from exc
-
-    def save(self) -> None:
-        """Write the state file (atomically), if there is one."""
-        if self.path is None:
-            return
-        data = {"counters": self.counters,
-                "records": {key: {**asdict(r), "document": r.document.decode()} for key, r in self.records.items()}}
-        temporary = self.path.with_name(f".{self.path.name}.tmp")
-        temporary.write_text(json.dumps(data), encoding="utf-8")
-        os.replace(temporary, self.path)
+    def __post_init__(self) -> None:
+        self.book = RegistrationBook(self.path)
 
     def next_number(self, series: str, year: int) -> int:
         """Return the next number of a series (``registration``, ``assessment``...) for a year.
@@ -72,6 +42,4 @@ class SimulatorState:
             series: the series name.
             year: numbers restart at 1 every year.
         """
-        key = f"{series}:{year}"
-        self.counters[key] = self.counters.get(key, 0) + 1
-        return self.counters[key]
+        return self.book.next_number(f"{series}:{year}")

@@ -27,7 +27,10 @@ def _member(ctx: click.Context, param: click.Parameter, value: str) -> str:
 @click.option("--down", is_flag=True, help="Start in outage: answer every declaration with HTTP 503.")
 @click.option("--profiles", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="Schema profiles folder [default: OCO_PROFILES_DIR or the repository's schemas/].")
-def wco(member: str, port: int, host: str, delay: float, down: bool, profiles: Path | None) -> None:
+@click.option("--state", "state_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Keep registrations in this SQLite file across restarts (created when missing).")
+def wco(member: str, port: int, host: str, delay: float, down: bool, profiles: Path | None,
+        state_file: Path | None) -> None:
     """Simulate a single window that takes WCO DM XML (New Zealand's Trade Single Window).
 
     POST /declarations registers each Idempotency-Key once and answers a WCO DM Response; GET/POST
@@ -41,8 +44,8 @@ def wco(member: str, port: int, host: str, delay: float, down: bool, profiles: P
     from adapters.wco_xml.simulator.app import create_app
 
     try:
-        app = create_app(member, profiles_dir=profiles, controls=Controls(down=down, delay=delay))
-    except ProfileError as exc:
+        app = create_app(member, profiles_dir=profiles, controls=Controls(down=down, delay=delay), state=state_file)
+    except (ProfileError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"WCO single-window simulator of {member} on http://{host}:{port} "
                f"(POST /declarations, control at /control)", err=True)

@@ -36,11 +36,15 @@ class Verdict:
         lrn: the trader's reference, when it could be read.
         gst: the tax to assess, (amount, currency) per currency the customs values are in (in order of first
             appearance): a value in USD is taxed in USD, never added to one in NZD; empty without customs values.
+        declarant: the declarant's id, when it could be read.
+        function_code: 9 original, 13 amendment or cancellation, when it could be read.
     """
 
     issues: tuple[Issue, ...]
     lrn: str | None = None
     gst: tuple[tuple[Decimal, str], ...] = ()
+    declarant: str | None = None
+    function_code: str | None = None
 
 
 class DeclarationJudge:
@@ -89,7 +93,8 @@ class DeclarationJudge:
             issues.append(Issue(f"{self.prefix}-UNKNOWN-DECLARANT", f"declarant {fields.declarant!r} is not registered "
                                 f"with {self.member} customs (expected {self.member} and 7 digits)",
                                 path="/md:MetaData/dec:Declaration/dec:Declarant/dec:ID"))
-        return Verdict(tuple(issues), lrn=fields.lrn, gst=_gst(root))
+        return Verdict(tuple(issues), lrn=fields.lrn, gst=_gst(root), declarant=fields.declarant,
+                       function_code=fields.function_code)
 
 
 def _gst(root: etree._Element) -> tuple[tuple[Decimal, str], ...]:
