@@ -38,6 +38,7 @@ HEADER_FIELDS = {
     "Identification/Type/Type_of_declaration": "type_code",
     "Identification/Type/Declaration_gen_procedure_code": "type_code",
     "Declarant/Declarant_code": "declarant",
+    "Declarant/Reference/Number": "lrn",
     "Traders/Exporter/Exporter_code": "exporter",
     "Traders/Consignee/Consignee_code": "importer",
     "Valuation/Gs_Invoice/Amount_foreign_currency": "invoice_amount",

@@ -17,7 +17,8 @@ from gateway.sdk import (Adapter, AdapterProtocolError, AdapterUnavailable, Decl
 __all__ = ["REPLAYED_HEADER", "SYSTEM", "WcoXmlAdapter"]
 
 SYSTEM = "WCO"
-"""The system tag of the issue codes this adapter makes itself (``NZ-WCO-TOO-MANY-ITEMS``)."""
+"""The system tag of the issue codes: those this adapter makes itself (``NZ-WCO-TOO-MANY-ITEMS``) and the
+national system's Errors, their codes kept whole (``NZ-WCO-TSW-DUPLICATE-LRN``)."""
 
 REPLAYED_HEADER = "Idempotent-Replayed"
 """Answer header (``true``) by which the national system says it replayed the answer to an earlier delivery."""
@@ -92,7 +93,7 @@ class WcoXmlAdapter(Adapter):
         try:
             if not 200 <= status < 300 and not 400 <= status < 500:  # 1xx/3xx: redirects are not followed
                 raise ValueError("that is not an answer to a declaration")
-            answer = read_answer(response.content, duplicate=replayed)
+            answer = read_answer(response.content, duplicate=replayed, member=self.member, system=SYSTEM)
             if answer.accepted and status >= 400:
                 raise ValueError("an error status with an accepting Response contradicts itself")
         except ValueError as exc:

@@ -5,15 +5,23 @@ matter: ``MetaData > Response`` or a bare ``Response`` root, ``FunctionCode``, `
 ``Description``, ``Pointer/Location``, ``Pointer/LineNumeric``) and ``Declaration`` (``ID``,
 ``AcceptanceDateTime``, ``DutyTaxFee``). The standard library's parser is used with DTDs refused: an answer
 never needs one, and an internal subset is how entity attacks arrive.
+
+Given the member and the adapter's system tag, the Errors become Issues under the conventions of
+:mod:`gateway.sdk.issues`: code ``<MEMBER>-<SYSTEM>-<ValidationCode>``, the national code kept whole so its help
+desk recognises it (``TSW-DUPLICATE-LRN`` gives ``NZ-WCO-TSW-DUPLICATE-LRN``; a code of other characters gives
+``<MEMBER>-<SYSTEM>-ERROR``, the code in the message), and the ``Pointer/Location`` in the pointer form
+(namespace prefixes dropped: ``/md:MetaData/dec:Declaration/dec:FunctionalReferenceID`` gives
+``/MetaData/Declaration/FunctionalReferenceID``; a Location that is no path is kept as written).
 """
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET  # noqa: N817 - the conventional alias
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
-from gateway.sdk import Assessment, Issue, NationalAnswer, Registration, TaxLine
+from gateway.sdk import POINTER, Assessment, Issue, NationalAnswer, Registration, TaxLine, issue_code
 
 __all__ = ["ACCEPTED_CODES", "REJECTED_CODES", "read_answer"]
 
@@ -22,6 +30,7 @@ ACCEPTED_CODES = frozenset({"01", "02", "09", "10"})
 invalidated (the answer to a cancellation it carried out)."""
 REJECTED_CODES = frozenset({"03"})
 _MAX_BYTES = 4 * 1024 * 1024  # an answer is a few KB; anything near this is not an answer
+_PREFIX = re.compile(r"(?<=/)[A-Za-z_][\w.-]*:")
 
 
 class _NoDtd(ET.TreeBuilder):
@@ -29,12 +38,15 @@ class _NoDtd(ET.TreeBuilder):
         raise ValueError("the answer carries a DTD, which a WCO DM Response never needs")
 
 
-def read_answer(data: bytes, *, duplicate: bool = False) -> NationalAnswer:
+def read_answer(data: bytes, *, duplicate: bool = False, member: str | None = None,
+                system: str | None = None) -> NationalAnswer:
     """Map a Response document to the national answer.
 
     Args:
         data: the Response document as received.
         duplicate: the national system said it replayed an earlier answer to the same idempotency key.
+        member: the destination member; with ``system``, issues get convention codes and pointers.
+        system: the adapter's system tag (``WCO``).
 
     Raises:
         ValueError: not well-formed, carries a DTD, no ``Response`` element, an unknown ``FunctionCode``, or
@@ -55,6 +67,8 @@ def read_answer(data: bytes, *, duplicate: bool = False) -> NationalAnswer:
     declaration = _child(response, "Declaration")
     if code in REJECTED_CODES:
         issues = tuple(_issue(error) for error in _children(response, "Error"))
+        if member and system:
+            issues = tuple(_conventional(issue, member, system) for issue in issues)
         return NationalAnswer(False, issues=issues or (Issue(
             "OCO-NATIONAL-REJECTION", "the national system refused the declaration without giving a reason"),),
             duplicate=duplicate, raw=data)
@@ -74,6 +88,19 @@ def _issue(error: ET.Element) -> Issue:
     line = _text(pointer, "LineNumeric") if pointer is not None else ""
     return Issue(code=code, message=_text(error, "Description") or code, path=location or None,
                  line=int(line) if line.isdigit() else None)
+
+
+def _conventional(issue: Issue, member: str, system: str) -> Issue:
+    """Return the issue with a ``<MEMBER>-<SYSTEM>-<REASON>`` code and, when it reads as one, a pointer path."""
+    path = issue.path
+    if path is not None:
+        bare = _PREFIX.sub("", path)
+        path = bare if POINTER.fullmatch(bare) else path  # anything else is kept as the system wrote it
+    try:
+        code, message = issue_code(member, system, issue.code), issue.message
+    except ValueError:  # characters the conventions do not allow: the national code goes into the message
+        code, message = issue_code(member, system, "ERROR"), f"{issue.code}: {issue.message}"
+    return Issue(code, message, line=issue.line, path=path)
 
 
 def _acceptance(declaration: ET.Element | None) -> datetime | None:

@@ -91,6 +91,7 @@ class TestReadReply:
         ("ASYCUDA/Item[9]/Tarification/HScode/Commodity_code", None),
         ("ASYCUDA/Identification/Office_segment/Customs_clearance_office_code", "/MetaData/Declaration/DeclarationOfficeID"),
         ("ASYCUDA/Declarant/Declarant_code", "/MetaData/Declaration/Declarant"),
+        ("ASYCUDA/Declarant/Reference/Number", "/MetaData/Declaration/FunctionalReferenceID"),
         ("ASYCUDA/Transit/Seals", None),
         (None, None),
     ])

@@ -76,10 +76,10 @@ class TestDeliver:
 
     @pytest.mark.parametrize("status", [200, 400, 422])
     async def test_rejecting_response_is_an_answer(self, mocked: Maker, status: int) -> None:
-        """A Response 03, with a 2xx or 4xx status, is a rejected answer with the national reasons."""
+        """A Response 03, with a 2xx or 4xx status, is a rejected answer with the national reasons (convention codes)."""
         adapter = mocked(lambda r: httpx.Response(status, content=_REJECTED))
         answer = await adapter.deliver(_declaration())
-        assert not answer.accepted and answer.issues == (Issue("TSW-UNKNOWN-DECLARANT", "who?"),)
+        assert not answer.accepted and answer.issues == (Issue("NZ-WCO-TSW-UNKNOWN-DECLARANT", "who?"),)
 
     @pytest.mark.parametrize("status", [500, 502, 503, 504, 429, 408, 401, 403, 404])
     async def test_try_later_statuses_are_unavailable(self, mocked: Maker, status: int) -> None:

@@ -70,6 +70,19 @@ class TestReadAnswer:
         assert not answer.accepted and answer.registration is None
         assert answer.issues == (Issue("TSW-X", "bad thing", line=3, path="/a/b"),)
 
+    def test_member_and_system_give_convention_codes_and_pointers(self) -> None:
+        """With the member and the system's tag: <MEMBER>-<SYSTEM>-<national code>, pointers without namespace
+        prefixes; a Location that is no path is kept as written; an odd code goes into the message."""
+        raw = build_response(status="rejected", tracking_id="t", lrn="L", member="NZ", issues=[
+            Issue("TSW-DUPLICATE-LRN", "taken", path="/md:MetaData/dec:Declaration/dec:FunctionalReferenceID"),
+            Issue("SCHEMAV_ELEMENT_CONTENT", "bad", line=7, path="line 7 somewhere"),
+            Issue("E 12/a?", "odd")])
+        answer = read_answer(raw, member="NZ", system="WCO")
+        assert answer.issues == (
+            Issue("NZ-WCO-TSW-DUPLICATE-LRN", "taken", path="/MetaData/Declaration/FunctionalReferenceID"),
+            Issue("NZ-WCO-SCHEMAV_ELEMENT_CONTENT", "bad", line=7, path="line 7 somewhere"),
+            Issue("NZ-WCO-ERROR", "E 12/a?: odd"))
+
     def test_foreign_profile_rejection_is_read_by_local_names(self) -> None:
         """A Response in another administration's namespaces is read; a missing Description falls back to the code."""
         answer = read_answer(_FOREIGN_REJECTED)
