@@ -13,7 +13,9 @@ GET      /control/calls?after=N           200 the declarations received over HTT
                                           arrived and was answered (:class:`gateway.sdk.simkit.CallLog`)
 =======  ===============================  ==============================================================
 
-The control, registrations and health endpoints are :func:`gateway.sdk.simkit.control_routes`.
+The control, registrations and health endpoints are :func:`gateway.sdk.simkit.control_routes`. Registrations
+live in the state's registration book (SQLite: ``--state FILE``); an original reusing a declarant reference
+(LRN) the declarant registered with other content is refused ``ASY-DEC-REF-EXISTS`` (:mod:`.service`).
 """
 
 from __future__ import annotations
