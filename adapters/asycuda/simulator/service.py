@@ -26,7 +26,8 @@ __all__ = ["AsycudaSimulator", "Outcome", "function_code_of"]
 DUPLICATE_REFERENCE = "ASY-DEC-REF-EXISTS"
 """The error code of an original declaration whose declarant reference (LRN) the declarant already used."""
 REFERENCE_FIELD = "ASYCUDA/Declarant/Reference/Number"
-# The gateway's key ends ":<function code>:<16 hex digits>"; a hot-folder file name derived from it, "_<fc>_<hex>-<hex>".
+# The gateway's key ends ":<function code>:<16 hex digits>"; a hot-folder file name derived from it,
+# "_<fc>_<hex>-<hex>".
 _KEY_FUNCTION = re.compile(r"[:_](\d{1,2})[:_][0-9a-f]{16}(?:-[0-9a-f]{12})?$")
 
 

@@ -24,13 +24,12 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from gateway.sdk.registry import content_digest
-
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from gateway.sdk.registry import content_digest
 from gateway.sdk.simkit import CallLog, Controls, control_routes
 from adapters.wco_xml.simulator.rules import DeclarationJudge
 from adapters.wco_xml.simulator.state import Registrations
@@ -114,4 +113,5 @@ def create_app(member: str, *, profiles_dir: str | Path | None = None, controls:
         return Response(body, 201, media_type=_XML)
 
     return Starlette(routes=[Route("/declarations", declarations, methods=["POST"]),
-                             *control_routes(knobs, registrations=registered.count, health={"member": member}, calls=calls)])
+                             *control_routes(knobs, registrations=registered.count, health={"member": member},
+                                             calls=calls)])

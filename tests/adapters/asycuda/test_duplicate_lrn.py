@@ -25,7 +25,8 @@ DECLARANT = "FJ7654321"
 def _declaration(lrn: str, seed: int, *, declarant: str = DECLARANT, function_code: str = "9") -> Declaration:
     payload = make_declaration(member=MEMBER, lrn=lrn, seed=seed, declarant=declarant, function_code=function_code)
     return Declaration(payload=payload, member=MEMBER, participant="p", lrn=lrn, function_code=function_code,
-                       tracking_id=f"trk-{lrn}-{seed}", idempotency_key=idempotency_key("p", lrn, function_code, payload))
+                       tracking_id=f"trk-{lrn}-{seed}",
+                       idempotency_key=idempotency_key("p", lrn, function_code, payload))
 
 
 async def _post(client: httpx.AsyncClient, mapping: AsycudaMapping, declaration: Declaration) -> httpx.Response:
@@ -97,7 +98,8 @@ class TestDuplicateReference:
         assert registered.accepted and not registered.duplicate
         assert not refused.accepted
         (issue,) = refused.issues
-        assert (issue.code, issue.path) == ("FJ-ASYCUDA-ASY-DEC-REF-EXISTS", "/MetaData/Declaration/FunctionalReferenceID")
+        assert (issue.code, issue.path) == ("FJ-ASYCUDA-ASY-DEC-REF-EXISTS",
+                                            "/MetaData/Declaration/FunctionalReferenceID")
         assert lrn in issue.message and DECLARANT in issue.message
         assert replayed.accepted and replayed.duplicate
 

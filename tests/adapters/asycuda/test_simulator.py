@@ -346,7 +346,7 @@ class TestSimulatorCommand:
 
     def test_state_file_survives_a_restart(self, tmp_path: Path, asycuda_document: Document) -> None:
         """With --state, a restarted simulator still replays known keys and continues the numbering."""
-        state = tmp_path / "state.json"
+        state = tmp_path / "state.sqlite"
         numbers = []
         for key in ("kept", "kept", "next"):
             process = SimulatorProcess(tmp_path / "sim.log", "--state", str(state)).start()

@@ -26,7 +26,8 @@ DECLARANT = "NZ7654321"
 def _declaration(lrn: str, seed: int, *, declarant: str = DECLARANT, function_code: str = "9") -> Declaration:
     payload = make_declaration(member=MEMBER, lrn=lrn, seed=seed, declarant=declarant, function_code=function_code)
     return Declaration(payload=payload, member=MEMBER, participant="p", lrn=lrn, function_code=function_code,
-                       tracking_id=f"trk-{lrn}-{seed}", idempotency_key=idempotency_key("p", lrn, function_code, payload))
+                       tracking_id=f"trk-{lrn}-{seed}",
+                       idempotency_key=idempotency_key("p", lrn, function_code, payload))
 
 
 async def _post(client: httpx.AsyncClient, declaration: Declaration) -> httpx.Response:
