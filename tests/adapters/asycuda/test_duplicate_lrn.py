@@ -16,6 +16,7 @@ from adapters.asycuda.hotfolder import file_name
 from adapters.asycuda.mapping import AsycudaMapping
 from adapters.asycuda.simulator.service import function_code_of
 from gateway.sdk import Declaration, idempotency_key
+from gateway.sdk.simclient import SimulatorFailed
 from gateway.samples import make_declaration
 from tests.adapters.asycuda.conftest import MEMBER, SimulatorControl, SimulatorProcess
 
@@ -110,7 +111,7 @@ class TestStateFile:
         state = tmp_path / "state.json"
         state.write_text('{"counters": {}, "records": {}}')
         process = SimulatorProcess(tmp_path / "sim.log", "--state", str(state))
-        with pytest.raises(pytest.fail.Exception, match=f"{state} is not a simulator registration book"):
+        with pytest.raises(SimulatorFailed, match=f"{state} is not a simulator registration book"):
             process.start()
 
     def test_duplicate_rule_survives_a_restart(self, tmp_path: Path, mapping: AsycudaMapping) -> None:

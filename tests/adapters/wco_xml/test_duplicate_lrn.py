@@ -13,11 +13,10 @@ import httpx
 import pytest
 
 from adapters.wco_xml import WcoXmlAdapter
-from adapters.wco_xml.simulator import SimulatorControl
-from gateway.ops.broker import free_ports
 from gateway.responses import read_response
 from gateway.samples import make_declaration
 from gateway.sdk import Declaration, idempotency_key
+from gateway.sdk.simclient import SimulatorControl, SimulatorProcess
 from tests.adapters.wco_xml.conftest import MEMBER
 
 DECLARANT = "NZ7654321"
@@ -86,23 +85,6 @@ class TestDuplicateLrn:
         assert replayed.accepted and replayed.duplicate
 
 
-def _serve(state: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_ports(1)[0]
-    process = subprocess.Popen([sys.executable, "-m", "gateway", "simulate", "wco", "--member", MEMBER, "--port",
-                                str(port), "--state", str(state)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(600):  # attempts, not a clock: the process loads the XSDs first
-        if process.poll() is not None:
-            pytest.fail(f"the WCO simulator exited with {process.returncode}")
-        try:
-            httpx.get(f"{url}/health", timeout=1)
-            return process, url
-        except httpx.TransportError:
-            time.sleep(0.1)
-    process.kill()
-    pytest.fail("the WCO simulator did not come up")
-
-
 class TestStateFile:
     def test_registrations_and_the_rule_survive_a_restart(self, tmp_path: Path) -> None:
         """A restarted simulator on the same SQLite file replays the first, refuses a reused LRN, numbers on."""
@@ -110,14 +92,11 @@ class TestStateFile:
         first, second, other = _declaration(lrn, 1), _declaration(lrn, 2), _declaration(f"{lrn}-B", 3)
         seen = []
         for declaration in (first, second, first, other):
-            process, url = _serve(state)
-            try:
-                response = httpx.post(f"{url}/declarations", content=declaration.payload,
+            with SimulatorProcess("wco", "--member", MEMBER, "--state", str(state),
+                                  log_path=tmp_path / "wco.log") as process:
+                response = httpx.post(f"{process.url}/declarations", content=declaration.payload,
                                       headers={"Idempotency-Key": declaration.idempotency_key})
                 seen.append((response.status_code, read_response(response.content).declaration_id))
-            finally:
-                process.terminate()
-                process.wait(30)
         assert [status for status, _ in seen] == [201, 422, 200, 201]
         assert seen[2][1] == seen[0][1] and int(seen[3][1][-9:]) == int(seen[0][1][-9:]) + 1
 
