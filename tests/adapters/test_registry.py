@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 from pathlib import Path
@@ -12,8 +13,9 @@ from gateway.responses import build_response
 from gateway.sdk.registry import RegistrationBook, content_digest
 
 
+@functools.cache
 def _answer(n: int) -> bytes:
-    """A realistic answer: an OCO Response 01 (about 1.5 KB)."""
+    """A realistic answer: an OCO Response 01 (about 1.5 KB); built once per n (it carries the time)."""
     return build_response(status="accepted", tracking_id=f"trk-{n}", lrn=f"LRN-{n}", member="NZ",
                           declaration_id=f"26NZ{n:09d}")
 
