@@ -7,16 +7,16 @@
   Only registrations are remembered: a refused declaration is judged afresh when it comes again.
 - ``GET /control``, ``POST /control`` (JSON, partial): ``{"down", "delay", "failure_rate", "reject_next"}``.
 - ``GET /control/registrations?key=K``: ``{"key": K, "count": n}``.
-
-Registrations live in a registration book (:class:`gateway.sdk.registry.RegistrationBook`: SQLite, in a file with
-``--state FILE``). The LRN is unique per declarant: a second original (FunctionCode 9) under a
-``FunctionalReferenceID`` the declarant already registered with other content is refused (``TSW-DUPLICATE-LRN``,
-pointing to ``FunctionalReferenceID``); amendments and cancellations (13) are not.
 - ``GET /control/calls?after=N``: the declarations received, in order, each with when it arrived and was
   answered (:class:`gateway.sdk.simkit.CallLog`).
 - ``GET /health``: ``{"status": "ok", "member": ..., "down": ...}`` (alive even while simulating an outage).
 
 The control, registrations and health endpoints are :func:`gateway.sdk.simkit.control_routes`.
+
+Registrations live in a registration book (:class:`gateway.sdk.registry.RegistrationBook`: SQLite, in a file with
+``--state FILE``). The LRN is unique per declarant: a second original (FunctionCode 9) under a
+``FunctionalReferenceID`` the declarant already registered with other content is refused (``TSW-DUPLICATE-LRN``,
+pointing to ``FunctionalReferenceID``); amendments and cancellations (13) are not.
 """
 
 from __future__ import annotations

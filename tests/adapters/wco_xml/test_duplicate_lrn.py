@@ -67,7 +67,7 @@ class TestDuplicateLrn:
 
     async def test_the_adapter_reports_it_on_functional_reference_id(self, wco_simulator: str,
                                                                      wco_control: SimulatorControl) -> None:
-        """Through the adapter: NationalAnswer(accepted=False), code NZ-TSW-DUPLICATE-LRN, pointer
+        """Through the adapter: NationalAnswer(accepted=False), code NZ-WCO-TSW-DUPLICATE-LRN, pointer
         /MetaData/Declaration/FunctionalReferenceID; a redelivery of the registered one is a duplicate."""
         lrn = f"DUPA-{time.time_ns()}"
         adapter = WcoXmlAdapter(MEMBER, {"url": wco_simulator, "timeout": 10})
@@ -80,7 +80,8 @@ class TestDuplicateLrn:
         assert registered.accepted and not registered.duplicate
         assert not refused.accepted
         (issue,) = refused.issues
-        assert (issue.code, issue.path) == ("NZ-TSW-DUPLICATE-LRN", "/MetaData/Declaration/FunctionalReferenceID")
+        assert (issue.code, issue.path) == ("NZ-WCO-TSW-DUPLICATE-LRN",
+                                            "/MetaData/Declaration/FunctionalReferenceID")
         assert lrn in issue.message and DECLARANT in issue.message
         assert replayed.accepted and replayed.duplicate
 
