@@ -5,7 +5,10 @@ It stands for the national system until you have a test endpoint of the real one
 - ``POST /api/declarations`` (JSON body, ``Idempotency-Key`` header): 201 ``{"status": "REGISTERED",
   "registrationNumber": ...}``; the same key again: 200 with the first answer and ``"replayed": true``;
   a body it refuses: 422 ``{"status": "REFUSED", "errors": [{"code", "message", "field"}]}``, ``field``
-  naming the JSON field (``lines[2].tariff``); down or a drawn failure: 503 "try later".
+  naming the JSON field (``lines[2].tariff``); a second original under an LRN the declarant already used
+  for other content: refused ``DUPLICATE-LRN`` (an LRN is unique per declarant); down or a drawn failure:
+  503 "try later".
+- Registrations live in the kit's registration book (SQLite; ``--state FILE`` keeps them across restarts).
 - The kit's control API (``gateway.sdk.simkit``): ``/control`` (down, delay, failure_rate, reject_next),
   ``/control/registrations?key=K``, ``/control/calls``, ``/health``. The contract suite drives it.
 
@@ -15,9 +18,11 @@ answers.
 
 from __future__ import annotations
 
+import json
 import random
 import re
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import Any
 
 import click
@@ -26,6 +31,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from gateway.sdk.registry import RegistrationBook, content_digest
 from gateway.sdk.simkit import CallLog, Controls, control_routes
 
 __all__ = ["MAX_LINES", "body_problems", "create_app", "example"]
@@ -81,18 +87,24 @@ def body_problems(body: Any) -> list[Problem]:
     return problems
 
 
-def create_app(member: str, *, controls: Controls | None = None, rng: random.Random | None = None) -> Starlette:
+def create_app(member: str, *, book: RegistrationBook | None = None, controls: Controls | None = None,
+               rng: random.Random | None = None) -> Starlette:
     """Build the simulated single window of one member.
 
     Args:
         member: the member code, in the registration numbers.
+        book: where registrations are kept (in memory when None).
         controls: the failure controls (a fresh set when None).
         rng: draws the simulated failures.
     """
+    book = book or RegistrationBook()
     controls = controls or Controls()
     rng = rng or random.Random()
     calls = CallLog()
-    answers: dict[str, dict[str, Any]] = {}
+
+    def refused(problems: list[Problem]) -> Response:
+        return JSONResponse({"status": "REFUSED", "errors": [
+            {"code": code, "field": field, "message": message} for code, field, message in problems]}, 422)
 
     async def declarations(request: Request) -> Response:
         key = request.headers.get("Idempotency-Key", "")
@@ -101,25 +113,34 @@ def create_app(member: str, *, controls: Controls | None = None, rng: random.Ran
                 return Response("try later", 503, headers={"Retry-After": "5"})
             refuse = controls.take_rejection()  # decided on arrival, before the delay
             await controls.pause()
-            if key in answers:
-                return JSONResponse({**answers[key], "replayed": True})
+            earlier = book.replay(key) if key else None
+            if earlier is not None:  # a redelivery: the first answer, marked
+                return JSONResponse({**json.loads(earlier.answer), "replayed": True})
+            raw = await request.body()
             try:
-                body = await request.json()
+                body = json.loads(raw)
             except ValueError:
                 body = None
             problems = body_problems(body) if key else [("NO-KEY", "", "the Idempotency-Key header is required")]
             if refuse and not problems:
                 problems = [("RULE", "", "refused by a business rule of the simulated single window (reject_next)")]
             if problems:
-                return JSONResponse({"status": "REFUSED", "errors": [
-                    {"code": code, "field": field, "message": message} for code, field, message in problems]}, 422)
-            answers[key] = {"status": "REGISTERED", "registrationNumber": f"{member}-SW-{len(answers) + 1:06d}"}
-            return JSONResponse(answers[key], 201)
+                return refused(problems)
+            declarant, lrn, function = body["declarant"]["tin"], str(body["lrn"]), str(body.get("function") or "9")
+            taken = book.conflict(declarant, lrn, function, content_digest(raw))
+            if taken is not None:
+                return refused([("DUPLICATE-LRN", "lrn", f"declarant {declarant} already used LRN {lrn} for "
+                                 f"registration {taken.reference}: give this declaration its own LRN")])
+            answer = {"status": "REGISTERED",
+                      "registrationNumber": f"{member}-SW-{book.next_number('registration'):06d}"}
+            book.register(key, declarant=declarant, lrn=lrn, function_code=function, digest=content_digest(raw),
+                          reference=answer["registrationNumber"], answer=json.dumps(answer).encode())
+            return JSONResponse(answer, 201)
 
     return Starlette(routes=[
         Route("/api/declarations", declarations, methods=["POST"]),
-        *control_routes(controls, registrations=lambda key: int(key in answers), calls=calls,
-                        totals=lambda: {"registered": len(answers)}, health={"member": member}),
+        *control_routes(controls, registrations=book.count, calls=calls, totals=book.totals,
+                        health={"member": member}),
     ])
 
 
@@ -129,11 +150,17 @@ def create_app(member: str, *, controls: Controls | None = None, rng: random.Ran
 @click.option("--port", type=click.IntRange(0, 65535), default=8480, show_default=True, help="TCP port.")
 @click.option("--delay", type=click.FloatRange(0, 3600), default=0.0, help="Seconds before each answer.")
 @click.option("--down", is_flag=True, help="Start in outage: 503 for every declaration.")
-def example(member: str, host: str, port: int, delay: float, down: bool) -> None:
+@click.option("--state", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Keep registrations in this SQLite file, across restarts [default: in memory].")
+def example(member: str, host: str, port: int, delay: float, down: bool, state: Path | None) -> None:
     """Simulate the example JSON single window (POST /api/declarations; control at /control)."""
     import uvicorn  # here, so `oco-gateway --help` does not load the web server
 
-    app = create_app(member, controls=Controls(down=down, delay=delay))
+    try:
+        book = RegistrationBook(state)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    app = create_app(member, book=book, controls=Controls(down=down, delay=delay))
     click.echo(f"example single window of {member} on http://{host}:{port}", err=True)
     # A request waiting out a long simulated delay must not hold up the stop.
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, timeout_graceful_shutdown=1)

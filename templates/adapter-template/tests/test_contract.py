@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -9,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from gateway.plugins import ADAPTER_GROUP, SIMULATOR_GROUP, AdapterCatalog
-from gateway.sdk import ConfigError, Declaration, header_value
+from gateway.samples import make_declaration
+from gateway.sdk import ConfigError, Declaration, header_value, idempotency_key
 from gateway.sdk.contract import AdapterContract
 from gateway.sdk.simclient import SimulatorControl, SimulatorProcess
 from oco_adapter_example import ExampleAdapter
@@ -70,3 +72,24 @@ class TestRegistration:
         """The adapter reads the declaration through the model: it imports no XML library."""
         source = (Path(__file__).parents[1] / "oco_adapter_example" / "adapter.py").read_text(encoding="utf-8")
         assert not any(f"import {lib}" in source or f"from {lib}" in source for lib in ("lxml", "xml", "xmlschema"))
+
+
+class TestUniqueReference:
+    async def test_a_second_original_under_a_used_lrn_is_refused_pointing_at_the_lrn(
+            self, simulator: SimulatorProcess) -> None:
+        """The single window keeps an LRN unique per declarant: another declaration under a used LRN is refused,
+        and the trader is pointed at its own FunctionalReferenceID."""
+        adapter = ExampleAdapter(MEMBER, {"url": simulator.url, "timeout": 5.0})
+        lrn = f"VU-DUP-{uuid.uuid4().hex[:8]}"
+        first, second = (make_declaration(member=MEMBER, lrn=lrn, declarant="VU0000777", items=n, seed=n)
+                         for n in (1, 2))
+        try:
+            answers = [await adapter.deliver(Declaration(
+                payload=p, member=MEMBER, participant="vu-broker", lrn=lrn, function_code="9", tracking_id=lrn,
+                idempotency_key=idempotency_key("vu-broker", lrn, "9", p))) for p in (first, second)]
+        finally:
+            await adapter.aclose()
+        assert answers[0].accepted, answers[0].issues
+        (issue,) = answers[1].issues
+        assert not answers[1].accepted and issue.code == "VU-EXSW-DUPLICATE-LRN"
+        assert issue.path and issue.path.endswith("/Declaration/FunctionalReferenceID")
