@@ -32,11 +32,11 @@ from bench import BenchError
 from bench.kafka_io import ReplyCollector, network_kafka, producer, quiet_kafka_client
 from bench.report import LANE, Latency, Measurement, Report
 from gateway import headers as h
-from gateway.sdk import Declaration, NationalAnswer
 from gateway.config import load_settings
 from gateway.delivery.service import DeliveryService
 from gateway.plugins import ADAPTER_GROUP, AdapterCatalog
 from gateway.samples import make_declaration
+from gateway.sdk import Declaration, NationalAnswer
 from gateway.sdk.testing import FakeAdapter
 from gateway.topics import deliver_topic, priority_topic, reply_topic
 from gateway.transport.topics import ensure_topics

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from importlib.metadata import EntryPoint, entry_points
 
-from gateway.sdk import Adapter
 from gateway.errors import PluginError
+from gateway.sdk import Adapter
 
 __all__ = ["ADAPTER_GROUP", "COMMAND_GROUP", "SIMULATOR_GROUP", "AdapterCatalog"]
 

@@ -14,7 +14,6 @@ import structlog
 from aiokafka import AIOKafkaProducer
 from aiolimiter import AsyncLimiter
 
-from gateway.sdk import Adapter
 from gateway.config import GatewaySettings
 from gateway.delivery.backoff import RetryPolicy
 from gateway.delivery.breaker import BreakerState, CircuitBreaker
@@ -27,6 +26,7 @@ from gateway.ops.lag import LagWatch
 from gateway.ops.metrics import DELIVERY_STEPS, DeliveryMetrics, KafkaWatchMetrics
 from gateway.plugins import AdapterCatalog
 from gateway.profiles import ModelReaders
+from gateway.sdk import Adapter
 from gateway.topics import DEAD_LETTER, deliver_topic, priority_topic, reply_topic, retry_topic
 
 __all__ = ["DeliveryService", "delivery_topics"]

@@ -17,13 +17,13 @@ from functools import partial
 import structlog
 
 from gateway import headers as h
-from gateway.sdk import (Adapter, Assessment, Declaration, DeclarationModel, NationalAnswer,
-                                idempotency_key)
 from gateway.delivery.backoff import RetryPolicy
 from gateway.delivery.breaker import BreakerState, CircuitBreaker
 from gateway.errors import AdapterError, AdapterProtocolError, AdapterUnavailable, Issue
 from gateway.pipeline.route import Output
 from gateway.responses import Statement, TaxDue, build_response
+from gateway.sdk import (Adapter, Assessment, Declaration, DeclarationModel, NationalAnswer,
+                         idempotency_key)
 from gateway.topics import DEAD_LETTER, reply_topic, retry_topic
 
 __all__ = ["Decision", "InRecord", "MemberWorker"]

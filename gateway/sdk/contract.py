@@ -61,8 +61,8 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 
 from lxml import etree
 
-from gateway.sdk import POINTER, Adapter, AdapterUnavailable, Declaration, NationalAnswer, idempotency_key, issue_code
 from gateway.samples import make_declaration
+from gateway.sdk import POINTER, Adapter, AdapterUnavailable, Declaration, NationalAnswer, idempotency_key, issue_code
 
 __all__ = ["MIXED_CURRENCIES", "SLOW", "AdapterContract", "NationalSystem", "follows_issue_code", "resolve_pointer"]
 

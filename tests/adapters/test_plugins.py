@@ -10,9 +10,9 @@ import pytest
 
 from adapters.kafka_topic import KafkaTopicAdapter
 from adapters.wco_xml import WcoXmlAdapter
-from gateway.sdk import Adapter, ConfigError, Declaration, NationalAnswer
 from gateway.errors import PluginError
 from gateway.plugins import ADAPTER_GROUP, AdapterCatalog
+from gateway.sdk import Adapter, ConfigError, Declaration, NationalAnswer
 
 _HERE = __name__
 

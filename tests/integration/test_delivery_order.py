@@ -19,11 +19,11 @@ from aiokafka import AIOKafkaProducer
 
 from gateway import headers as h
 from gateway.access.identities import DELIVERY, GATEWAY
-from gateway.sdk import idempotency_key
 from gateway.ops.broker import free_ports
 from gateway.ops.process import ChildProcess, GatewayProcess
 from gateway.responses import read_response
 from gateway.samples import make_declaration
+from gateway.sdk import idempotency_key
 from gateway.topics import deliver_topic, reply_topic
 from gateway.transport.client import TopicTail
 from tests.conftest import KafkaAccess

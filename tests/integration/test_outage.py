@@ -17,11 +17,11 @@ import pytest
 import yaml
 
 from gateway.access.identities import DELIVERY, GATEWAY
-from gateway.sdk import idempotency_key
 from gateway.ops.broker import free_ports
 from gateway.ops.process import ChildProcess, GatewayProcess
 from gateway.responses import read_response
 from gateway.samples import make_declaration
+from gateway.sdk import idempotency_key
 from gateway.transport.client import ParticipantClient
 from tests.conftest import KafkaAccess
 

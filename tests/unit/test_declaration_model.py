@@ -12,8 +12,6 @@ from lxml import etree
 
 from gateway import _sample_data as data
 from gateway import headers as h
-from gateway.sdk import (Adapter, Amount, Declaration, DeclarationModel, NationalAnswer, Quantity,
-                                 Registration)
 from gateway.config import default_profiles_dir
 from gateway.delivery.worker import InRecord, MemberWorker
 from gateway.errors import AdapterProtocolError, ProfileError
@@ -21,6 +19,8 @@ from gateway.profiles import ModelReaders, ProfileRegistry
 from gateway.profiles._issues import element_path
 from gateway.profiles._model import DEFAULT_PATHS, ModelReader
 from gateway.samples import make_declaration
+from gateway.sdk import (Adapter, Amount, Declaration, DeclarationModel, NationalAnswer, Quantity,
+                         Registration)
 
 ROOT = Path(__file__).resolve().parents[2]
 HMRC = ROOT.parent / "shared" / "interop" / "hmrc-dms"

@@ -29,12 +29,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gateway.sdk.registry import content_digest
-from gateway.sdk.simkit import CallLog, Controls, control_routes
 from adapters.wco_xml.simulator.rules import DeclarationJudge
 from adapters.wco_xml.simulator.state import Registrations
 from gateway.errors import Issue
 from gateway.responses import TaxDue, build_response
+from gateway.sdk.registry import content_digest
+from gateway.sdk.simkit import CallLog, Controls, control_routes
 
 __all__ = ["create_app"]
 

@@ -9,10 +9,10 @@ import pytest
 
 from adapters.asycuda import AsycudaAdapter
 from adapters.asycuda.transport import HttpTransport
-from gateway.sdk import Adapter, AdapterProtocolError, AdapterUnavailable, Declaration
 from gateway.ops.broker import free_ports
 from gateway.plugins import ADAPTER_GROUP
 from gateway.samples import make_declaration
+from gateway.sdk import Adapter, AdapterProtocolError, AdapterUnavailable, Declaration
 
 MODULES = ["adapters.asycuda", "adapters.asycuda._dates", "adapters.asycuda._xml", "adapters.asycuda.adapter",
            "adapters.asycuda.config", "adapters.asycuda.fields", "adapters.asycuda.hotfolder",

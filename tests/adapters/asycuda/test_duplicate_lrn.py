@@ -15,9 +15,9 @@ from adapters.asycuda import AsycudaAdapter
 from adapters.asycuda.hotfolder import file_name
 from adapters.asycuda.mapping import AsycudaMapping
 from adapters.asycuda.simulator.service import function_code_of
+from gateway.samples import make_declaration
 from gateway.sdk import Declaration, idempotency_key
 from gateway.sdk.simclient import SimulatorFailed
-from gateway.samples import make_declaration
 from tests.adapters.asycuda.conftest import MEMBER, SimulatorControl, SimulatorProcess
 
 DECLARANT = "FJ7654321"

@@ -9,7 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import httpx
 import pytest
 from lxml import etree
 
@@ -19,9 +18,9 @@ from adapters.asycuda.mapping import AsycudaMapping
 from adapters.asycuda.simulator.rates import DEFAULT_RATES, load_tariff
 from adapters.asycuda.simulator.service import AsycudaSimulator
 from adapters.asycuda.simulator.state import SimulatorState
-from gateway.sdk.simkit import Controls
 from gateway.errors import ConfigError
 from gateway.samples import make_declaration
+from gateway.sdk.simkit import Controls
 
 INTEROP = Path(__file__).resolve().parents[4] / "shared" / "interop" / "asycuda"
 REFERENCES = {"jm-cbj250": INTEROP / "CBJ250.xml", "np-tia": INTEROP / "NP-sample.xml"}

@@ -12,8 +12,8 @@ import pytest
 from adapters.asycuda.config import HotFolderSettings
 from adapters.asycuda.hotfolder import HotFolderTransport, file_name
 from adapters.asycuda.transport import HttpTransport, Reply
-from gateway.sdk import AdapterProtocolError, AdapterUnavailable
 from gateway.ops.broker import free_ports
+from gateway.sdk import AdapterProtocolError, AdapterUnavailable
 
 
 def http(handler: httpx.MockTransport | None = None, timeout: float = 1.0) -> HttpTransport:

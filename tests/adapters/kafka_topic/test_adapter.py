@@ -13,9 +13,9 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from adapters.kafka_topic import KafkaTopicAdapter
 from adapters.kafka_topic.protocol import IDEMPOTENCY_KEY, TRACKING_ID, header
 from adapters.kafka_topic.responder import MemberResponder
-from gateway.sdk import AdapterProtocolError, AdapterUnavailable, Declaration, idempotency_key
 from gateway.ops.broker import free_ports
 from gateway.samples import make_declaration
+from gateway.sdk import AdapterProtocolError, AdapterUnavailable, Declaration, idempotency_key
 from tests.adapters.kafka_topic.conftest import MEMBER, MemberCluster
 
 

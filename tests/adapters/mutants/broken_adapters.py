@@ -22,9 +22,9 @@ from typing import Any
 import httpx
 import pytest
 
+from adapters.wco_xml import adapter as wco
 from gateway.sdk import Declaration, NationalAnswer
 from gateway.sdk.testing import FakeAdapter
-from adapters.wco_xml import adapter as wco
 from tests.adapters.fake import test_contract as fake_contract  # modules, not classes: pytest would collect those
 from tests.adapters.wco_xml import test_contract as wco_contract
 from tests.adapters.wco_xml.conftest import wco_control, wco_simulator  # noqa: F401 - fixtures of the classes below

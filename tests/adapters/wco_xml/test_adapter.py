@@ -9,10 +9,10 @@ import httpx
 import pytest
 
 from adapters.wco_xml import WcoXmlAdapter
-from gateway.sdk import AdapterProtocolError, AdapterUnavailable, Declaration, Issue, idempotency_key
 from gateway.ops.broker import free_ports
 from gateway.responses import build_response
 from gateway.samples import make_declaration
+from gateway.sdk import AdapterProtocolError, AdapterUnavailable, Declaration, Issue, idempotency_key
 
 Handler = Callable[[httpx.Request], httpx.Response]
 Maker = Callable[[Handler], WcoXmlAdapter]

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from adapters.wco_xml import WcoXmlAdapter
-from gateway.sdk.simclient import SimulatorControl
 from gateway.sdk import Declaration, header_value
 from gateway.sdk.contract import AdapterContract
+from gateway.sdk.simclient import SimulatorControl
 from tests.adapters.wco_xml.conftest import MEMBER
 
 

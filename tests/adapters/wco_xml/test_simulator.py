@@ -11,11 +11,11 @@ from click.testing import CliRunner
 from lxml import etree
 
 from adapters.wco_xml.simulator import wco
-from gateway.sdk.simclient import SimulatorControl
 from gateway.config import default_profiles_dir
 from gateway.profiles import ProfileRegistry
 from gateway.responses import read_response
 from gateway.samples import make_declaration
+from gateway.sdk.simclient import SimulatorControl
 from tests.adapters.wco_xml.conftest import MEMBER
 
 _SEQ = itertools.count(1)
