@@ -23,6 +23,8 @@ class HotFolderSettings(BaseModel):
     inbox: Path = Field(description="the folder ASYCUDA's XML import reads from")
     outbox: Path = Field(description="the folder ASYCUDA's XML import writes results to")
     poll_interval: float = Field(0.2, gt=0, strict=True, description="seconds between looks at the outbox")
+    keep_days: float = Field(7.0, gt=0, le=3650, strict=False,
+                             description="days a registration read is kept in <outbox>/taken to answer redeliveries")
 
     @field_validator("inbox", "outbox", mode="before")
     @classmethod

@@ -8,21 +8,27 @@ finds the answer to an earlier attempt that timed out instead of submitting agai
 A registration read is kept as ``<outbox>/taken/<name>.xml``: a file carries no "replayed" header, so that is how
 a redelivery of a declaration already answered (after a crash, a lost commit) is recognised: it is answered from
 the kept registration, flagged as a replay (``NationalAnswer.duplicate``), and nothing is submitted again.
+Kept files older than ``keep_days`` (7) are removed, at most once an hour: redeliveries come within the
+retry schedule (minutes), so the folder stays the size of a week's traffic.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 import re
 import time
+from collections.abc import Callable
 
 from adapters.asycuda.config import HotFolderSettings
 from adapters.asycuda.transport import ADAPTER, Reply
 from gateway.sdk import AdapterUnavailable
 
 __all__ = ["HotFolderTransport", "file_name"]
+
+_PRUNE_EVERY = 3600.0  # seconds between two prunings of <outbox>/taken
 
 
 def file_name(key: str) -> str:
@@ -44,10 +50,13 @@ class HotFolderTransport:
         member: the member served, for error context.
     """
 
-    def __init__(self, folders: HotFolderSettings, *, timeout: float, member: str) -> None:
+    def __init__(self, folders: HotFolderSettings, *, timeout: float, member: str,
+                 clock: Callable[[], float] = time.time) -> None:
         self.folders = folders
         self.timeout = timeout
         self.member = member
+        self._clock = clock
+        self._pruned = 0.0  # when <outbox>/taken was last pruned (clock seconds)
 
     async def send(self, document: bytes, *, key: str, tracking_id: str) -> Reply:
         """Drop ``document`` in the inbox and wait for its result file.
@@ -64,6 +73,7 @@ class HotFolderTransport:
         name = file_name(key)
         deadline = time.monotonic() + self.timeout
         try:
+            self._prune()
             kept = self._taken(name)
             if kept is not None:  # answered before: a redelivery
                 return Reply(kept, replayed=True)
@@ -108,6 +118,17 @@ class HotFolderTransport:
                 os.replace(path, taken / path.name)
             return Reply(body, rejected=rejected)
         return None
+
+    def _prune(self) -> None:
+        now = self._clock()
+        if now - self._pruned < _PRUNE_EVERY:
+            return
+        self._pruned = now
+        horizon = now - self.folders.keep_days * 86400
+        for kept in (self.folders.outbox / "taken").glob("*.xml"):
+            with contextlib.suppress(FileNotFoundError):  # another replica pruned it first
+                if kept.stat().st_mtime < horizon:
+                    kept.unlink()
 
     def _taken(self, name: str) -> bytes | None:
         try:

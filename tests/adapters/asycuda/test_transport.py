@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from pathlib import Path
 
@@ -139,6 +140,29 @@ class TestHotFolderTransport:
         assert await transport.send(b"<ASYCUDA/>", key="k4", tracking_id="t") == Reply(b"registered")
         assert await transport.send(b"<ASYCUDA/>", key="k4", tracking_id="t") == Reply(b"registered", replayed=True)
         assert list(folders.inbox.iterdir()) == []
+
+    async def test_kept_registrations_are_pruned_after_keep_days(self, folders: HotFolderSettings) -> None:
+        """Kept registrations older than keep_days are removed (at most hourly), so the folder stays bounded;
+        a recent one still answers its redelivery."""
+        clock = [1_000_000.0]
+        taken = folders.outbox / "taken"
+        taken.mkdir()
+        old, recent = taken / f"{file_name('old')}.xml", taken / f"{file_name('recent')}.xml"
+        for path, age_days in ((old, 8), (recent, 1)):
+            path.write_bytes(b"registered")
+            os.utime(path, (clock[0] - age_days * 86400,) * 2)
+        transport = HotFolderTransport(folders.model_copy(update={"keep_days": 7}), timeout=0.2, member="FJ",
+                                       clock=lambda: clock[0])
+        assert await transport.send(b"<ASYCUDA/>", key="recent", tracking_id="t") == Reply(b"registered", replayed=True)
+        assert not old.exists() and recent.exists()
+        old.write_bytes(b"registered")  # another old one: not looked for again within the hour
+        os.utime(old, (clock[0] - 30 * 86400,) * 2)
+        clock[0] += 60
+        await transport.send(b"<ASYCUDA/>", key="recent", tracking_id="t")
+        assert old.exists()
+        clock[0] += 3600
+        await transport.send(b"<ASYCUDA/>", key="recent", tracking_id="t")
+        assert not old.exists() and recent.exists()
 
     async def test_timeout_withdraws_the_file(self, folders: HotFolderSettings) -> None:
         """No result within the timeout raises AdapterUnavailable and takes the unread file back."""
