@@ -34,11 +34,16 @@ _PRUNE_EVERY = 3600.0  # seconds between two prunings of <outbox>/taken
 def file_name(key: str) -> str:
     """Return a file name stem for an idempotency key, safe on any file system and unique per key.
 
+    At most 80 readable characters: a longer key keeps its start (participant, LRN) and its end (function code
+    and version, which tell an amendment from an original) and loses the middle; the digest keeps it unique.
+
     Args:
         key: the idempotency key (it contains ``:`` and the trader's LRN, which may hold anything).
     """
-    readable = re.sub(r"[^A-Za-z0-9._-]+", "_", key)[:80].strip("._")
-    return f"{readable}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
+    readable = re.sub(r"[^A-Za-z0-9._-]+", "_", key)
+    if len(readable) > 80:
+        readable = f"{readable[:57]}-{readable[-22:]}"
+    return f"{readable.strip('._')}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
 
 
 class HotFolderTransport:

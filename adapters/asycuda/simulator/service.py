@@ -35,9 +35,8 @@ def function_code_of(key: str | None) -> str:
     """Return the function code an idempotency key (or a hot-folder name derived from it) carries; 9 when none.
 
     ASYCUDA documents do not carry the WCO function code; the gateway's key does
-    (``participant:lrn:function_code:version``, :func:`gateway.sdk.idempotency_key`). The hot folder's file
-    name keeps the first 80 characters of the key: a longer key (participant and LRN over about 55
-    characters) reads as 9 there, so the amendment of such a declaration is refused as a duplicate reference.
+    (``participant:lrn:function_code:version``, :func:`gateway.sdk.idempotency_key`), and so does the hot
+    folder's file name derived from it (its end is kept whatever the key's length).
 
     Args:
         key: the ``Idempotency-Key`` header, or the hot-folder file's name.

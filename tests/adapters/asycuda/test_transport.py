@@ -14,7 +14,7 @@ from adapters.asycuda.config import HotFolderSettings
 from adapters.asycuda.hotfolder import HotFolderTransport, file_name
 from adapters.asycuda.transport import HttpTransport, Reply
 from gateway.ops.broker import free_ports
-from gateway.sdk import AdapterProtocolError, AdapterUnavailable
+from gateway.sdk import AdapterProtocolError, AdapterUnavailable, idempotency_key
 
 
 def http(handler: httpx.MockTransport | None = None, timeout: float = 1.0) -> HttpTransport:
@@ -109,6 +109,18 @@ class TestHotFolderTransport:
         assert len(names) == 3
         assert all(set(name) <= set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
                    for name in names)
+
+    def test_a_long_key_keeps_its_function_code_in_the_file_name(self) -> None:
+        """A participant and LRN of 70 characters still name the file with the function code and version, which
+        is how ASYCUDA (its simulator) tells the amendment of a registered declaration from a second original."""
+        from adapters.asycuda.simulator.service import function_code_of  # noqa: PLC0415
+
+        lrn = "LRN-" + "x" * 66
+        for code in ("9", "13"):
+            key = idempotency_key("a-participant-with-a-long-name", lrn, code, b"<doc/>")
+            name = file_name(key)
+            assert len(name) <= 80 + 13 and function_code_of(name) == code
+        assert file_name("p:" + lrn + ":9:aa") != file_name("p:" + lrn + "y:9:aa")
 
     @pytest.mark.parametrize(("suffix", "rejected"), [(".xml", False), (".err.xml", True)])
     async def test_result_or_error_file_is_the_reply(self, folders: HotFolderSettings, suffix: str,
