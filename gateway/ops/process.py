@@ -14,6 +14,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 from types import TracebackType
+from typing import ClassVar
 
 from gateway.errors import GatewayError
 
@@ -29,6 +30,9 @@ class ChildProcess:
         log_path: where the child's output goes.
         env: environment variables on top of this process's.
     """
+
+    failure: ClassVar[type[GatewayError]] = GatewayError
+    """What :meth:`start` raises when the child exits or does not become ready."""
 
     def __init__(self, args: list[str], *, ready_url: str, log_path: Path, env: dict[str, str] | None = None) -> None:
         self.args = args
@@ -54,7 +58,7 @@ class ChildProcess:
             timeout: seconds to wait for readiness.
 
         Raises:
-            GatewayError: it exited or did not become ready; the message holds the end of its log.
+            GatewayError: it exited or did not become ready (:attr:`failure`); the message holds the end of its log.
         """
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
@@ -63,13 +67,13 @@ class ChildProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
-                raise GatewayError(f"`oco-gateway {self.name}` exited with code {self._process.returncode}:\n"
+                raise self.failure(f"`oco-gateway {self.name}` exited with code {self._process.returncode}:\n"
                                    f"{self.log_tail()}")
             if self.ready():
                 return
             time.sleep(0.2)
         self.kill()
-        raise GatewayError(f"`oco-gateway {self.name}` was not ready after {timeout:g}s:\n{self.log_tail()}")
+        raise self.failure(f"`oco-gateway {self.name}` was not ready after {timeout:g}s:\n{self.log_tail()}")
 
     def ready(self) -> bool:
         """Tell whether ``ready_url`` answers 200."""

@@ -15,46 +15,46 @@ it never skips.
 from __future__ import annotations
 
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import httpx
 
+from gateway.errors import GatewayError
+from gateway.ops.broker import free_ports
+from gateway.ops.process import ChildProcess
+
 __all__ = ["SimulatorControl", "SimulatorFailed", "SimulatorProcess"]
 
 
-class SimulatorFailed(RuntimeError):
+class SimulatorFailed(GatewayError):
     """The simulator process exited, or did not answer ``/health`` in time; the message holds its output."""
 
 
-class SimulatorProcess:
+class SimulatorProcess(ChildProcess):
     """``python -m gateway simulate <name> --port P <args>`` in a child process, its output in a log file.
 
     Args:
         name: the simulator's name under ``oco-gateway simulate``.
-        args: its options (``--member FJ``, ``--down``...); ``--port`` is added, on a free port.
+        args: its options (``--member FJ``, ``--down``...); ``--host`` and ``--port`` (a free one) are added.
         log_path: where its output goes; a temporary file when None.
         host: the address it listens on.
     """
 
-    def __init__(self, name: str, *args: str, log_path: Path | None = None, host: str = "127.0.0.1") -> None:
-        self.name = name
-        self.port = _free_port(host)
-        self.url = f"http://{host}:{self.port}"
-        self.log_path = log_path or Path(os.environ.get("TMPDIR", "/tmp")) / f"oco-simulator-{name}-{self.port}.log"
-        self.command = [sys.executable, "-m", "gateway", "simulate", name, "--host", host, "--port", str(self.port),
-                        *args]
-        self._process: subprocess.Popen[bytes] | None = None
+    failure = SimulatorFailed
 
-    def start(self, timeout: float = 30.0) -> SimulatorProcess:
-        """Start it and wait until ``/health`` answers (200, or 503 when started down).
+    def __init__(self, name: str, *args: str, log_path: Path | None = None, host: str = "127.0.0.1") -> None:
+        self.port = free_ports(1)[0]
+        self.url = f"http://{host}:{self.port}"
+        log = log_path or Path(os.environ.get("TMPDIR", "/tmp")) / f"oco-simulator-{name}-{self.port}.log"
+        super().__init__(["simulate", name, "--host", host, "--port", str(self.port), *args],
+                         ready_url=f"{self.url}/health", log_path=log)
+
+    def start(self, timeout: float = 30.0) -> SimulatorProcess:  # type: ignore[override]
+        """Start it and wait until ``/health`` answers (200, or 503 when started down); return it.
 
         Args:
             timeout: seconds to wait; a loaded machine needs several to import and load schemas.
@@ -62,42 +62,25 @@ class SimulatorProcess:
         Raises:
             SimulatorFailed: it exited, or did not answer in time (it is stopped then).
         """
-        with self.log_path.open("ab") as log:
-            self._process = subprocess.Popen(self.command, stdout=log, stderr=subprocess.STDOUT,
-                                             start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise SimulatorFailed(f"simulator {self.name!r} exited with code {self._process.returncode}:\n"
-                                      f"{self.log()}")
-            try:
-                httpx.get(f"{self.url}/health", timeout=1.0)
-                return self
-            except httpx.TransportError:
-                time.sleep(0.1)
-        self.stop()
-        raise SimulatorFailed(f"simulator {self.name!r} did not answer on {self.url} within {timeout:g} s:\n{self.log()}")
+        super().start(timeout)
+        return self
 
-    def stop(self) -> None:
-        """Stop it: SIGTERM, then SIGKILL after 10 s."""
-        if self._process is None or self._process.poll() is not None:
-            return
-        os.killpg(self._process.pid, signal.SIGTERM)
+    def ready(self) -> bool:
+        """Tell whether ``/health`` answers at all: a simulator started down answers 503, and is up."""
         try:
-            self._process.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(self._process.pid, signal.SIGKILL)
-            self._process.wait(5)
+            with urllib.request.urlopen(self.ready_url, timeout=2):
+                return True
+        except urllib.error.HTTPError:
+            return True
+        except (urllib.error.URLError, OSError):
+            return False
 
-    def log(self) -> str:
-        """Return the process's output so far."""
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+    def stop(self, timeout: float = 10.0) -> int | None:
+        """Stop it: SIGTERM, then SIGKILL after ``timeout`` seconds; return its exit code."""
+        return super().stop(timeout)
 
     def __enter__(self) -> SimulatorProcess:
-        return self.start() if self._process is None else self
-
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
-        self.stop()
+        return self.start()
 
 
 class SimulatorControl:
@@ -147,8 +130,3 @@ class SimulatorControl:
         response.raise_for_status()
         return int(response.json()["count"])
 
-
-def _free_port(host: str) -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])

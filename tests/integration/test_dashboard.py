@@ -38,6 +38,7 @@ from gateway.samples import make_declaration
 from gateway.topics import aeo_topic
 from gateway.transport.client import ParticipantClient
 from tests.conftest import KafkaAccess
+from tests.waiting import until
 
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARD = ROOT / "docker" / "grafana" / "oco-gateway.json"
@@ -196,15 +197,6 @@ def instant(port: int, expr: str) -> list[dict[str, Any]]:
     return result
 
 
-async def wait_for(what: str, condition, timeout: float = 120.0) -> None:  # type: ignore[no-untyped-def]
-    """Wait for a condition; generous: a loaded 2-core machine is slow, never wrong."""
-    deadline = time.monotonic() + timeout
-    while not await asyncio.to_thread(condition):
-        if time.monotonic() > deadline:
-            pytest.fail(f"waited {timeout:g} s for {what}")
-        await asyncio.sleep(0.5)
-
-
 def answers(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=5) as resp:
@@ -263,8 +255,8 @@ class TestDashboardQueries:
 
             trader_id = f"{MEMBER}{secrets.randbelow(10**12):012d}"
             await publish_aeo(kafka_access, path, key, trader_id)
-            await wait_for("the gateway's registry to hold the trader",
-                           lambda: answers(f"http://127.0.0.1:{gw_port}/aeo/{trader_id}"))
+            await until(lambda: answers(f"http://127.0.0.1:{gw_port}/aeo/{trader_id}"),
+                        "the gateway's registry to hold the trader", every=0.5, blocking=True)
 
             async with ParticipantClient(kafka_access.bootstrap, participant,
                                          security=kafka_access.security(participant)) as client:
@@ -280,7 +272,8 @@ class TestDashboardQueries:
             assert {finals.get(t) for t in valid} == {"accepted"}, finals
             assert {finals.get(t) for t in refused} == {"rejected"}, finals
 
-            await wait_for("Prometheus to be ready", lambda: answers(f"http://127.0.0.1:{prom_port}/-/ready"))
+            await until(lambda: answers(f"http://127.0.0.1:{prom_port}/-/ready"), "Prometheus to be ready",
+                        every=0.5, blocking=True)
             board = queries(dashboard())
             assert len(board) >= 30
             empty: list[str] = []

@@ -21,6 +21,7 @@ from gateway.samples import make_declaration
 from gateway.topics import deliver_topic, reply_topic
 from gateway.transport.client import topic_partitions
 from tests.conftest import KafkaAccess
+from tests.waiting import until
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -87,15 +88,6 @@ async def replies(access: KafkaAccess, topic: str) -> Counter[str]:
         await consumer.stop()
 
 
-async def wait_for(what: str, condition, timeout: float = 240.0) -> None:  # type: ignore[no-untyped-def]
-    """Wait for an async condition; generous: a loaded 2-core machine is slow, never wrong."""
-    deadline = time.monotonic() + timeout
-    while not await condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"waited {timeout:g} s for {what}")
-        await asyncio.sleep(0.2)
-
-
 class TestDeliveryCrash:
     @pytest.mark.parametrize("exactly_once", [False, True], ids=["at-least-once", "exactly-once"])
     async def test_sigkill_of_the_delivery_worker_mid_stream(self, kafka_access: KafkaAccess, tmp_path: Path,
@@ -123,14 +115,14 @@ class TestDeliveryCrash:
                     async def halfway(goal: int = goal) -> bool:
                         return len((await replies(kafka_access, topic)).keys() & ids) >= goal
 
-                    await wait_for(f"{goal} replies before kill {kill}", halfway)
+                    await until(halfway, f"{goal} replies before kill {kill}", 240, every=0.2)
                     deliver.kill()
                 deliver.start()
 
                 async def all_answered() -> bool:
                     return (await replies(kafka_access, topic)).keys() >= ids
 
-                await wait_for("every reply", all_answered)
+                await until(all_answered, "every reply", 240, every=0.2)
             finally:
                 deliver.stop()  # finishes its calls in flight and commits: every reply it will ever send is out
         seen = await replies(kafka_access, topic)

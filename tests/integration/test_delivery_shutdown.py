@@ -25,6 +25,7 @@ from gateway.samples import make_declaration
 from gateway.topics import deliver_topic, reply_topic
 from tests.conftest import KafkaAccess
 from tests.integration.test_delivery_crash import replies
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -40,14 +41,6 @@ def control(port: int, **changes: object) -> None:
 def in_flight(process: GatewayProcess) -> int:
     found = re.search(rf'oco_gateway_delivery_in_flight{{member="{MEMBER}"}} (\S+)', process.metrics_text())
     return int(float(found.group(1))) if found else 0
-
-
-def wait_for(condition, what: str, timeout: float = 120.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"waited {timeout:g} s for {what}")
-        time.sleep(0.1)
 
 
 async def publish(access: KafkaAccess, participant: str, lrns: list[str]) -> set[str]:
@@ -99,7 +92,7 @@ class TestDeliveryShutdown:
             ids = asyncio.run(publish(kafka_access, participant, [f"SD-{i}" for i in range(8)]))
             worker = deliver()
             worker.start()
-            wait_for(lambda: in_flight(worker) == 4, "four national calls in flight")
+            wait_until(lambda: in_flight(worker) == 4, "four national calls in flight")
             mark = worker.log_path.stat().st_size
             worker._process.send_signal(signal.SIGTERM)  # noqa: SLF001 - the signal Kubernetes sends
             assert worker._process.wait(60) == 0  # noqa: SLF001
@@ -113,7 +106,7 @@ class TestDeliveryShutdown:
             control(sim_port, delay=500.0)
             worker = deliver()
             worker.start()
-            wait_for(lambda: in_flight(worker) == 4, "four more calls in flight")
+            wait_until(lambda: in_flight(worker) == 4, "four more calls in flight")
             mark = worker.log_path.stat().st_size
             worker._process.send_signal(signal.SIGTERM)  # noqa: SLF001
             assert worker._process.wait(60) == 0  # noqa: SLF001
@@ -128,6 +121,6 @@ class TestDeliveryShutdown:
                 def all_answered() -> bool:
                     return asyncio.run(replies(kafka_access, reply_topic(participant))).keys() >= ids
 
-                wait_for(all_answered, "every declaration answered")
+                wait_until(all_answered, "every declaration answered")
             final: Counter[str] = asyncio.run(replies(kafka_access, reply_topic(participant)))
             assert set(final) == ids and set(final.values()) == {1}

@@ -11,7 +11,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,20 +22,12 @@ from gateway.access.identities import DELIVERY, GATEWAY
 from gateway.access.local import LocalAccess
 from gateway.ops.broker import LocalBroker, free_ports
 from gateway.ops.process import ChildProcess, GatewayProcess
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
 JOBS = {"oco-gateway": "gateway", "oco-gateway-delivery": "deliver"}
-
-
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = 180.0) -> None:
-    """Poll until ``condition`` holds; generous: a loaded 2-core machine is slow, never wrong."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"waited {timeout:g} s for {what}")
-        time.sleep(0.5)
 
 
 def http_status(url: str) -> int:
@@ -74,7 +66,8 @@ class Prometheus:
         self.process = subprocess.Popen(
             [binary, f"--config.file={config}", f"--storage.tsdb.path={tmp / 'data'}",
              f"--web.listen-address=127.0.0.1:{self.port}"], stdout=self.log, stderr=subprocess.STDOUT)
-        wait_for(lambda: http_status(f"http://127.0.0.1:{self.port}/-/ready") == 200, "prometheus to be ready", 60)
+        wait_until(lambda: http_status(f"http://127.0.0.1:{self.port}/-/ready") == 200, "prometheus to be ready", 60,
+                   every=0.5)
 
     def query(self, expr: str) -> list[dict[str, Any]]:
         url = f"http://127.0.0.1:{self.port}/api/v1/query?" + urllib.parse.urlencode({"query": expr})
@@ -138,15 +131,18 @@ class TestKafkaOutage:
         with simulator, processes["gateway"], processes["deliver"]:
             prometheus = Prometheus(tmp_path, {"oco-gateway": gateway_port, "oco-gateway-delivery": deliver_port})
             try:
-                wait_for(lambda: connected(prometheus, 1), "both processes to report Kafka connected")
+                wait_until(lambda: connected(prometheus, 1), "both processes to report Kafka connected",
+                           180, every=0.5)
                 assert prometheus.alerts("OcoGatewayKafkaUnreachable") == []
 
                 marks = {name: p.log_path.stat().st_size for name, p in processes.items()}
                 own_broker.stop()
-                wait_for(lambda: connected(prometheus, 0), "both processes to report Kafka away")
-                wait_for(lambda: {a["labels"]["job"] for a in prometheus.alerts("OcoGatewayKafkaUnreachable")
-                                  if a["state"] == "firing"} == set(JOBS), "the broker-down alert to fire")
-                wait_for(lambda: all(http_status(url) == 503 for url in ready.values()), "both /readyz to say 503")
+                wait_until(lambda: connected(prometheus, 0), "both processes to report Kafka away", 180, every=0.5)
+                wait_until(lambda: {a["labels"]["job"] for a in prometheus.alerts("OcoGatewayKafkaUnreachable")
+                                  if a["state"] == "firing"} == set(JOBS), "the broker-down alert to fire",
+                           180, every=0.5)
+                wait_until(lambda: all(http_status(url) == 503 for url in ready.values()), "both /readyz to say 503",
+                           180, every=0.5)
                 time.sleep(20)  # an outage long enough for the clients to retry many times
                 for name, process in processes.items():
                     lines = json_lines(process.log_path, marks[name])  # every line JSON, libraries' included
@@ -156,7 +152,8 @@ class TestKafkaOutage:
                                for line in lines), f"{name} logged nothing of the outage"
 
                 own_broker.start(timeout=120)
-                wait_for(lambda: connected(prometheus, 1), "both processes to report Kafka back")
-                wait_for(lambda: all(http_status(url) == 200 for url in ready.values()), "both /readyz to say 200")
+                wait_until(lambda: connected(prometheus, 1), "both processes to report Kafka back", 180, every=0.5)
+                wait_until(lambda: all(http_status(url) == 200 for url in ready.values()), "both /readyz to say 200",
+                           180, every=0.5)
             finally:
                 prometheus.stop()

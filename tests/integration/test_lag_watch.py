@@ -15,20 +15,13 @@ from gateway.ops.broker import free_ports
 from gateway.ops.lag import LagWatch
 from gateway.ops.metrics import KafkaWatchMetrics
 from tests.conftest import KafkaAccess
+from tests.waiting import until
 
 pytestmark = [pytest.mark.kafka]
 
 
 def gauge(registry: CollectorRegistry, name: str, **labels: str) -> float | None:
     return registry.get_sample_value(name, labels)
-
-
-async def wait_for(condition, what: str, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"waited {timeout:g} s for {what}")
-        await asyncio.sleep(0.05)
 
 
 class TestLagWatch:
@@ -61,16 +54,16 @@ class TestLagWatch:
         task = asyncio.create_task(watch.run())
         try:
             labels0, labels1 = {"group": group, "topic": topic, "partition": "0"}, {"group": group, "topic": topic, "partition": "1"}
-            await wait_for(lambda: gauge(registry, "oco_gateway_consumer_lag_messages", **labels0) == 5
-                           and gauge(registry, "oco_gateway_consumer_lag_messages", **labels1) == 7, "lag 5 and 7")
+            await until(lambda: gauge(registry, "oco_gateway_consumer_lag_messages", **labels0) == 5
+                        and gauge(registry, "oco_gateway_consumer_lag_messages", **labels1) == 7, "lag 5 and 7")
             assert gauge(registry, "oco_gateway_kafka_connected") == 1
             first_age = gauge(registry, "oco_gateway_consumer_lag_seconds", **labels0)
             assert first_age is not None and first_age > 0
-            await wait_for(lambda: (gauge(registry, "oco_gateway_consumer_lag_seconds", **labels0) or 0) > first_age,
-                           "the waiting record to age")
+            await until(lambda: (gauge(registry, "oco_gateway_consumer_lag_seconds", **labels0) or 0) > first_age,
+                        "the waiting record to age")
             await group_consumer.commit({p0: 10, p1: 7})
-            await wait_for(lambda: gauge(registry, "oco_gateway_consumer_lag_messages", **labels0) == 0
-                           and gauge(registry, "oco_gateway_consumer_lag_messages", **labels1) == 0, "lag 0")
+            await until(lambda: gauge(registry, "oco_gateway_consumer_lag_messages", **labels0) == 0
+                        and gauge(registry, "oco_gateway_consumer_lag_messages", **labels1) == 0, "lag 0")
             assert gauge(registry, "oco_gateway_consumer_lag_seconds", **labels0) == 0
         finally:
             watch.stop()
@@ -85,7 +78,7 @@ class TestLagWatch:
                          metrics=KafkaWatchMetrics(registry), interval=0.2)
         task = asyncio.create_task(watch.run())
         try:
-            await wait_for(lambda: gauge(registry, "oco_gateway_kafka_connected") == 0, "connected 0")
+            await until(lambda: gauge(registry, "oco_gateway_kafka_connected") == 0, "connected 0")
             await asyncio.sleep(1)
             assert not task.done()
         finally:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
 from importlib.metadata import EntryPoint
 
 import pytest
@@ -24,6 +23,7 @@ from gateway.topics import deliver_topic, priority_topic, reply_topic
 from gateway.transport.client import TopicTail
 from gateway.transport.topics import ensure_topics
 from tests.conftest import KafkaAccess
+from tests.waiting import until
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -71,15 +71,6 @@ async def publish(producer: AIOKafkaProducer, member: str, participant: str, lrn
     await asyncio.gather(*acks)
 
 
-async def wait_until(condition: Callable[[], bool], what: str, timeout: float = 120.0) -> None:
-    """Poll until ``condition`` holds; generous deadline: a loaded 2-core machine is slow, never wrong."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"waited {timeout:g} s for {what}")
-        await asyncio.sleep(0.01)
-
-
 def call_index(adapter: FakeAdapter, tracking_id: str) -> int | None:
     return next((i for i, d in enumerate(adapter.calls) if d.tracking_id == tracking_id), None)
 
@@ -108,12 +99,12 @@ class TestPriorityLane:
         try:
             await publish(producer, member, participant, [f"ORD-{i}" for i in range(backlog)], priority=False)
             running = asyncio.create_task(service.run())
-            await wait_until(lambda: len(adapter.calls) >= 50, "the backlog's first 50 national calls")
+            await until(lambda: len(adapter.calls) >= 50, "the backlog's first 50 national calls", every=0.01)
 
             tid = f"{member}-PRIO-1"
             before = len(adapter.calls)  # the call in flight, if any, is among these
             await publish(producer, member, participant, ["PRIO-1"], priority=True)
-            await wait_until(lambda: call_index(adapter, tid) is not None, "the priority declaration's call")
+            await until(lambda: call_index(adapter, tid) is not None, "the priority declaration's call", every=0.01)
             index = call_index(adapter, tid)
             assert index is not None
             ahead = index - before
@@ -155,7 +146,8 @@ class TestPriorityLane:
             await publish(producer, member, participant, [f"ORD-{i:03d}" for i in range(count)], priority=False, keys=5)
             await publish(producer, member, participant, [f"PRIO-{i:03d}" for i in range(count)], priority=True, keys=5)
             running = asyncio.create_task(service.run())
-            await wait_until(lambda: len({d.lrn for d in adapter.calls}) == 2 * count, "every declaration's call")
+            await until(lambda: len({d.lrn for d in adapter.calls}) == 2 * count, "every declaration's call",
+                        every=0.01)
         finally:
             service.stop()
             if running is not None:

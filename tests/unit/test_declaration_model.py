@@ -158,41 +158,26 @@ class TestDeclarationModelProperty:
         decision = await worker.handle(record)
         assert decision.outcome == "accepted" and seen == [marker]
 
-
     def test_delivery_service_reads_with_its_profiles_folder(self, tmp_path: Path) -> None:
         """The delivery service's workers build models from the configured profiles_dir, `model:` paths included."""
         from gateway.config import load_settings  # noqa: PLC0415
         from gateway.delivery.service import DeliveryService  # noqa: PLC0415
 
-        profiles = tmp_path / "profiles" / "oco"
-        profiles.mkdir(parents=True)
-        for f in default_profiles_dir().joinpath("oco").iterdir():
-            profiles.joinpath(f.name).write_bytes(f.read_bytes())
-        with profiles.joinpath("profile.yaml").open("a") as descriptor:
-            descriptor.write("model:\n  item.description: dec:Commodity/dec:Classification/dec:ID\n")
-        network = tmp_path / "network.yaml"
-        network.write_text(f"kafka: {{bootstrap_servers: '127.0.0.1:1'}}\nprofiles_dir: {tmp_path / 'profiles'}\n"
-                           "participants: {fj-post: {name: P}}\nmembers:\n  FJ: {name: Fiji, submitters: [fj-post], "
-                           "adapter: {name: asycuda, settings: {url: 'http://127.0.0.1:1'}}}\n")
-        (worker,) = DeliveryService(load_settings(network)).workers
+        _oco_copy(tmp_path / "profiles", "oco", "model:\n  item.description: dec:Commodity/dec:Classification/dec:ID\n")
+        (worker,) = DeliveryService(load_settings(_network(tmp_path))).workers
         record = InRecord("oco.deliver.FJ", 0, 1, b"k", make_declaration(member="FJ", lrn="S1", seed=4),
                           {h.PARTICIPANT: "fj-post", h.LRN: "S1", h.FUNCTION_CODE: "9"})
         model = worker._declaration(record, 1).model  # noqa: SLF001 - the Declaration an adapter would get
         assert model.lrn == "S1" and model.items[0].description == model.items[0].hs_code
-
 
     def test_the_profile_that_validated_a_declaration_reads_it(self, tmp_path: Path) -> None:
         """Two versions of one profile read the same root and payload with their own `model:` paths: the one
         named by the delivered record's `oco-profile` header reads it."""
         from gateway.profiles import ModelReaders  # noqa: PLC0415
 
-        for name, extra in (("oco", ""), ("oco-next", "model:\n  item.description: dec:Commodity/dec:Classification/dec:ID\n")):
-            folder = tmp_path / "profiles" / name
-            folder.mkdir(parents=True)
-            for f in default_profiles_dir().joinpath("oco").iterdir():
-                folder.joinpath(f.name).write_bytes(f.read_bytes())
-            descriptor = folder / "profile.yaml"
-            descriptor.write_text(descriptor.read_text().replace("name: oco\n", f"name: {name}\n", 1) + extra)
+        _oco_copy(tmp_path / "profiles", "oco", "")
+        _oco_copy(tmp_path / "profiles", "oco-next",
+                  "model:\n  item.description: dec:Commodity/dec:Classification/dec:ID\n")
         readers = ModelReaders.load(tmp_path / "profiles")
         xml = make_declaration(member="FJ", lrn="V1", seed=2)
         newer, older = readers(xml, "oco-next").items[0], readers(xml, "oco").items[0]
@@ -206,18 +191,10 @@ class TestDeclarationModelProperty:
         from gateway.config import load_settings  # noqa: PLC0415
         from gateway.delivery.service import DeliveryService  # noqa: PLC0415
 
-        profiles = tmp_path / "profiles" / "oco"
-        profiles.mkdir(parents=True)
-        for f in default_profiles_dir().joinpath("oco").iterdir():
-            profiles.joinpath(f.name).write_bytes(f.read_bytes())
-        with profiles.joinpath("profile.yaml").open("a") as descriptor:
-            descriptor.write("model:\n  item.hs_code: 'dec:Commodity['\n")
-        network = tmp_path / "network.yaml"
-        network.write_text(f"kafka: {{bootstrap_servers: '127.0.0.1:1'}}\nprofiles_dir: {tmp_path / 'profiles'}\n"
-                           "participants: {fj-post: {name: P}}\nmembers:\n  FJ: {name: Fiji, submitters: [fj-post], "
-                           "adapter: {name: asycuda, settings: {url: 'http://127.0.0.1:1'}}}\n")
+        _oco_copy(tmp_path / "profiles", "oco", "model:\n  item.hs_code: 'dec:Commodity['\n")
         with pytest.raises(ProfileError, match="model.item.hs_code"):
-            DeliveryService(load_settings(network))
+            DeliveryService(load_settings(_network(tmp_path)))
+
 
 class TestModelPaths:
     def test_descriptor_paths_override_defaults(self) -> None:
@@ -307,3 +284,22 @@ class TestHmrcModel:
         assert item.customs_value == Amount(Decimal("20000"), "GBP")
         a00 = next(line for line in item.duty_tax if line.type_code == "A00")
         assert a00.assessed == Amount(Decimal("400"), "GBP") and a00.base_quantity == Quantity(Decimal("20000"), "GBP")
+
+
+def _oco_copy(folder: Path, name: str, extra: str) -> None:
+    """Copy the shipped oco profile into ``folder/name`` under that name, with ``extra`` added to its descriptor."""
+    target = folder / name
+    target.mkdir(parents=True)
+    for f in default_profiles_dir().joinpath("oco").iterdir():
+        target.joinpath(f.name).write_bytes(f.read_bytes())
+    descriptor = target / "profile.yaml"
+    descriptor.write_text(descriptor.read_text().replace("name: oco\n", f"name: {name}\n", 1) + extra)
+
+
+def _network(tmp_path: Path) -> Path:
+    """A network file whose profiles are ``tmp_path/profiles`` and whose member FJ delivers through asycuda."""
+    network = tmp_path / "network.yaml"
+    network.write_text(f"kafka: {{bootstrap_servers: '127.0.0.1:1'}}\nprofiles_dir: {tmp_path / 'profiles'}\n"
+                       "participants: {fj-post: {name: P}}\nmembers:\n  FJ: {name: Fiji, submitters: [fj-post], "
+                       "adapter: {name: asycuda, settings: {url: 'http://127.0.0.1:1'}}}\n")
+    return network
